@@ -1,0 +1,94 @@
+/**
+ * Finds and loads libssh once per process, for whichever runtime runs us.
+ *
+ * Set `LIBSSH_PATH` to a library file to skip the search.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+import { openDenoBackend } from "./deno.ts";
+import { SshError } from "../src/errors.ts";
+
+/** The oldest libssh this binding supports. */
+export const MINIMUM_VERSION = { major: 0, minor: 10 } as const;
+
+const CANDIDATES = [
+  "libssh.so.4",
+  "libssh.so",
+  "/usr/lib/x86_64-linux-gnu/libssh.so.4",
+  "/usr/lib/aarch64-linux-gnu/libssh.so.4",
+  "/usr/lib64/libssh.so.4",
+  "/usr/local/lib/libssh.so.4",
+  "/opt/homebrew/lib/libssh.4.dylib",
+  "/usr/local/lib/libssh.4.dylib",
+];
+
+const INSTALL_HINT =
+  "install it with `apt-get install libssh-4` (Debian/Ubuntu; `libssh` on Fedora/Homebrew) " +
+  "or set LIBSSH_PATH to the library file";
+
+let loaded: Backend | undefined;
+
+function envLibraryPath(): string | undefined {
+  const value = globalThis.Deno?.env.get("LIBSSH_PATH") ??
+    (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.LIBSSH_PATH;
+  return value || undefined;
+}
+
+function open(path: string): Backend {
+  if ("Deno" in globalThis) return openDenoBackend(path);
+  throw new SshError("library-not-found", "no FFI backend for this runtime yet (Deno only for now)");
+}
+
+/** Parses the leading `major.minor.patch` of `ssh_version()`'s text. */
+export function parseVersion(text: string): { major: number; minor: number; patch: number } | undefined {
+  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(text);
+  if (!match) return undefined;
+  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
+}
+
+function checkVersion(backend: Backend): void {
+  const text = backend.readCString(backend.libssh.ssh_version(0)) ?? "";
+  const version = parseVersion(text);
+  const tooOld = !version || version.major < MINIMUM_VERSION.major ||
+    (version.major === MINIMUM_VERSION.major && version.minor < MINIMUM_VERSION.minor);
+  if (tooOld) {
+    throw new SshError(
+      "unsupported-version",
+      `libssh ${text || "(unknown version)"} at ${backend.libraryPath} is too old: ` +
+        `${MINIMUM_VERSION.major}.${MINIMUM_VERSION.minor} or newer is needed; ${INSTALL_HINT}`,
+    );
+  }
+}
+
+/** Returns the loaded backend, loading libssh on first use. */
+export function native(): Backend {
+  if (loaded) return loaded;
+  const override = envLibraryPath();
+  const paths = override ? [override] : CANDIDATES;
+  const failures: unknown[] = [];
+  for (const path of paths) {
+    let backend: Backend;
+    try {
+      backend = open(path);
+    } catch (e) {
+      if (e instanceof SshError) throw e;
+      failures.push(e);
+      continue;
+    }
+    checkVersion(backend);
+    loaded = backend;
+    return backend;
+  }
+  const where = override ? `LIBSSH_PATH=${override}` : `any of ${paths.join(", ")}`;
+  throw new SshError("library-not-found", `libssh could not be loaded from ${where}; ${INSTALL_HINT}`, {
+    cause: failures.at(-1),
+  });
+}
+
+/** The version text of the loaded libssh, e.g. `0.10.6/openssl/zlib`. */
+export function libsshVersion(): string {
+  const backend = native();
+  return backend.readCString(backend.libssh.ssh_version(0)) ?? "";
+}
