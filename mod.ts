@@ -22,3 +22,28 @@ export {
   type PassphraseOptions,
   SshKey,
 } from "./src/key.ts";
+export { AuthMethod, AuthStatus, PublicKeyState } from "./src/auth.ts";
+export { Bind, type BindAlgorithms, type BindOptions, listen, type ListenOptions } from "./src/bind.ts";
+export {
+  type ChannelCallbackFunctions,
+  type ChannelCallbackName,
+  ChannelCallbacks,
+  type ServerCallbackFunctions,
+  type ServerCallbackName,
+  ServerCallbacks,
+} from "./src/callbacks.ts";
+export { type ExitSignalOptions, SshChannel, type WriteOptions } from "./src/channel.ts";
+export { type EventCloseOptions, SessionEvent } from "./src/event.ts";
+export {
+  ChannelRequestType,
+  ChannelType,
+  type Endpoint,
+  GlobalRequestType,
+  type InteractivePrompt,
+  type InteractiveRequest,
+  Message,
+  type MessageCallback,
+  RequestType,
+} from "./src/message.ts";
+export { type ErrorHandler, Session } from "./src/session.ts";
+export type { SocketAddress } from "./ffi/socket.ts";

@@ -523,6 +523,22 @@ export const libsshSymbols = {
     ],
     result: "i32",
   },
+  ssh_channel_read_nonblocking: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // void *dest
+      "u32", // uint32_t count
+      "i32", // int is_stderr
+    ],
+    result: "i32", // bytes read, 0 when none, SSH_EOF, or SSH_ERROR
+  },
+  ssh_channel_poll: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "i32", // int is_stderr
+    ],
+    result: "i32", // bytes buffered, SSH_EOF, or SSH_ERROR
+  },
   ssh_channel_window_size: {
     parameters: ["pointer"], // ssh_channel channel
     result: "u32",
@@ -613,6 +629,15 @@ export const libcSymbols = {
   },
   close: {
     parameters: ["i32"], // int fd
+    result: "i32",
+  },
+  fcntl: {
+    // Declared with one int argument: the F_GETFL / F_SETFL forms we use.
+    parameters: [
+      "i32", // int fd
+      "i32", // int cmd
+      "i32", // int arg
+    ],
     result: "i32",
   },
   getsockname: {

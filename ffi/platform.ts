@@ -1,0 +1,27 @@
+/**
+ * C library constants this binding passes to `poll`, `eventfd`, `fcntl` and
+ * `setsockopt`. They are the Linux values (x86_64 and aarch64 share them).
+ *
+ * @module
+ */
+
+export const POLLIN = 0x001;
+export const POLLOUT = 0x004;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
+
+export const SOL_SOCKET = 1;
+export const IPPROTO_TCP = 6;
+export const TCP_NODELAY = 1;
+export const TCP_QUICKACK = 12;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;

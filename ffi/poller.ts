@@ -1,0 +1,73 @@
+/**
+ * One `poll()` over many file descriptors, run on a worker thread so the JS
+ * thread never blocks, plus an `eventfd` that interrupts it at once.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, POLLIN } from "./platform.ts";
+import { POLLFD_BYTES } from "./structs.ts";
+
+/** A descriptor to wait on, with `poll()`'s event bits. */
+export interface PollRequest {
+  readonly fd: number;
+  readonly events: number;
+}
+
+/** Waits on descriptors; one `poll()` at a time. */
+export class Poller {
+  readonly #backend: Backend;
+  readonly #wakeFd: number;
+  readonly #eight = new BigUint64Array([1n]);
+  #buffer = new Uint8Array(POLLFD_BYTES * 16);
+  #closed = false;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+    this.#wakeFd = backend.libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (this.#wakeFd < 0) throw new Error("eventfd() failed");
+  }
+
+  /**
+   * Waits until one of `requests` is ready or `wake()` is called, and returns
+   * each request's `revents` (same order). Never call it twice at once.
+   */
+  async wait(requests: readonly PollRequest[], timeoutMs = -1): Promise<Int16Array> {
+    const count = requests.length + 1;
+    if (this.#buffer.length < count * POLLFD_BYTES) this.#buffer = new Uint8Array(count * POLLFD_BYTES * 2);
+    const buffer = this.#buffer;
+    const view = new DataView(buffer.buffer);
+    view.setInt32(0, this.#wakeFd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    requests.forEach((request, i) => {
+      const offset = (i + 1) * POLLFD_BYTES;
+      view.setInt32(offset, request.fd, true);
+      view.setInt16(offset + 4, request.events, true);
+      view.setInt16(offset + 6, 0, true);
+    });
+    const ready = await this.#backend.libc.poll(buffer, BigInt(count), timeoutMs);
+    const revents = new Int16Array(requests.length);
+    if (ready <= 0) return revents;
+    if (view.getInt16(6, true) !== 0) this.#drain();
+    for (let i = 0; i < requests.length; i++) revents[i] = view.getInt16((i + 1) * POLLFD_BYTES + 6, true);
+    return revents;
+  }
+
+  /** Interrupts a `wait()` in progress (or makes the next one return at once). */
+  wake(): void {
+    if (!this.#closed) this.#backend.libc.write(this.#wakeFd, this.#eight, 8);
+  }
+
+  #drain(): void {
+    this.#backend.libc.read(this.#wakeFd, new BigUint64Array(1), 8);
+  }
+
+  /** Closes the eventfd; only once no `wait()` is in progress. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#backend.libc.close(this.#wakeFd);
+  }
+}

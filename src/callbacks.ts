@@ -1,0 +1,241 @@
+/**
+ * User-facing callback sets: `ServerCallbacks` for a session and
+ * `ChannelCallbacks` for a channel. Each field is also a settable property;
+ * a field that is unset is NULL in libssh's struct, so libssh falls back to
+ * its default (usually: deny).
+ *
+ * Callbacks run on the JS thread while libssh processes a packet and must
+ * answer synchronously. A callback that throws, or answers something other
+ * than the documented values, is reported to the session's `onError` and
+ * treated as a denial — never as a success.
+ *
+ * @module
+ */
+
+import type { AuthStatus, PublicKeyState } from "./auth.ts";
+import type { SshKey } from "./key.ts";
+import type { Session } from "./session.ts";
+import type { SshChannel } from "./channel.ts";
+
+/** The functions of a `ServerCallbacks`; all optional. */
+export interface ServerCallbackFunctions<U = unknown> {
+  /** Password auth. Return `AuthStatus.Success`, `.Denied` or `.Partial`. */
+  onAuthPassword?: (session: Session, user: string, password: string, userdata: U) => AuthStatus;
+  /** "none" auth: the client asks to log in without credentials. */
+  onAuthNone?: (session: Session, user: string, userdata: U) => AuthStatus;
+  /** GSSAPI MIC auth (the principal is given by libssh). */
+  onAuthGssapiMic?: (session: Session, user: string, principal: string, userdata: U) => AuthStatus;
+  /**
+   * Public key auth. Called with `PublicKeyState.None` when the client asks
+   * whether a key would be accepted, and with `PublicKeyState.Valid` once it
+   * signed and libssh verified the signature. `key` is a public key you own.
+   */
+  onAuthPubkey?: (
+    session: Session,
+    user: string,
+    key: SshKey,
+    signatureState: PublicKeyState,
+    userdata: U,
+  ) => AuthStatus;
+  /** A service request (`ssh-userauth`, `ssh-connection`); return true to allow. */
+  onServiceRequest?: (session: Session, service: string, userdata: U) => boolean;
+  /** The client opens a "session" channel: return a new `SshChannel` to accept, null to refuse. */
+  onChannelOpenRequestSession?: (session: Session, userdata: U) => SshChannel | null;
+}
+
+/** Keys of `ServerCallbackFunctions`. */
+export type ServerCallbackName = keyof ServerCallbackFunctions;
+
+const SERVER_CALLBACK_NAMES: readonly ServerCallbackName[] = [
+  "onAuthPassword",
+  "onAuthNone",
+  "onAuthGssapiMic",
+  "onAuthPubkey",
+  "onServiceRequest",
+  "onChannelOpenRequestSession",
+];
+
+/** The functions of a `ChannelCallbacks`; all optional. */
+export interface ChannelCallbackFunctions<U = unknown> {
+  /** Data from the client; return how many bytes you consumed (nothing: all of them). */
+  onData?: (
+    session: Session,
+    channel: SshChannel,
+    data: Uint8Array,
+    isStderr: boolean,
+    userdata: U,
+  ) => number | void;
+  /** The client will send no more data. */
+  onEof?: (session: Session, channel: SshChannel, userdata: U) => void;
+  /** The client closed the channel. */
+  onClose?: (session: Session, channel: SshChannel, userdata: U) => void;
+  /** The client asks to deliver a signal (`"TERM"`, `"INT"`, …). */
+  onSignal?: (session: Session, channel: SshChannel, signal: string, userdata: U) => void;
+  /** An exit status (sent by servers; a client rarely sends one). */
+  onExitStatus?: (session: Session, channel: SshChannel, status: number, userdata: U) => void;
+  /** An exit signal (sent by servers). */
+  onExitSignal?: (
+    session: Session,
+    channel: SshChannel,
+    signal: string,
+    core: boolean,
+    errorMessage: string,
+    language: string,
+    userdata: U,
+  ) => void;
+  /** A pty request; return true to accept. */
+  onPtyRequest?: (
+    session: Session,
+    channel: SshChannel,
+    term: string,
+    width: number,
+    height: number,
+    pxWidth: number,
+    pxHeight: number,
+    userdata: U,
+  ) => boolean;
+  /** A shell request; return true to accept. */
+  onShellRequest?: (session: Session, channel: SshChannel, userdata: U) => boolean;
+  /** An agent forwarding request. */
+  onAuthAgentReq?: (session: Session, channel: SshChannel, userdata: U) => void;
+  /** An X11 forwarding request. */
+  onX11Req?: (
+    session: Session,
+    channel: SshChannel,
+    singleConnection: boolean,
+    authProtocol: string,
+    authCookie: string,
+    screenNumber: number,
+    userdata: U,
+  ) => void;
+  /** The client's terminal changed size; return true to accept. */
+  onPtyWindowChange?: (
+    session: Session,
+    channel: SshChannel,
+    width: number,
+    height: number,
+    pxWidth: number,
+    pxHeight: number,
+    userdata: U,
+  ) => boolean;
+  /** An exec request with the exact command string; return true to accept. */
+  onExecRequest?: (session: Session, channel: SshChannel, command: string, userdata: U) => boolean;
+  /** An environment variable; return true to accept. */
+  onEnvRequest?: (session: Session, channel: SshChannel, name: string, value: string, userdata: U) => boolean;
+  /** A subsystem request (`"sftp"`); return true to accept. */
+  onSubsystemRequest?: (session: Session, channel: SshChannel, subsystem: string, userdata: U) => boolean;
+  /** libssh's socket buffer drained; `bytes` is the channel's remote window. */
+  onWriteWontblock?: (session: Session, channel: SshChannel, bytes: number, userdata: U) => void;
+}
+
+/** Keys of `ChannelCallbackFunctions`. */
+export type ChannelCallbackName = keyof ChannelCallbackFunctions;
+
+const CHANNEL_CALLBACK_NAMES: readonly ChannelCallbackName[] = [
+  "onData",
+  "onEof",
+  "onClose",
+  "onSignal",
+  "onExitStatus",
+  "onExitSignal",
+  "onPtyRequest",
+  "onShellRequest",
+  "onAuthAgentReq",
+  "onX11Req",
+  "onPtyWindowChange",
+  "onExecRequest",
+  "onEnvRequest",
+  "onSubsystemRequest",
+  "onWriteWontblock",
+];
+
+type Listener = (name: string, set: boolean) => void;
+
+/** A set of named optional functions whose changes are observed by the structs that use them. */
+class CallbackSet<U, F extends object> {
+  /** Passed as the last argument of every callback. */
+  userdata: U;
+  readonly #functions: Partial<F> = {};
+  readonly #listeners = new Set<Listener>();
+
+  constructor(names: readonly (keyof F & string)[], userdata: U, functions: Partial<F>) {
+    this.userdata = userdata;
+    for (const name of names) {
+      Object.defineProperty(this, name, {
+        enumerable: true,
+        get: () => this.#functions[name],
+        set: (fn: F[typeof name] | undefined) => {
+          if (fn !== undefined && fn !== null && typeof fn !== "function") {
+            throw new TypeError(`${name} must be a function`);
+          }
+          this.#functions[name] = fn ?? undefined;
+          for (const listener of this.#listeners) listener(name, this.#functions[name] !== undefined);
+        },
+      });
+      if (functions[name] !== undefined) (this as Record<string, unknown>)[name] = functions[name];
+    }
+  }
+
+  /** @internal Which functions are set. */
+  functions(): Readonly<Partial<F>> {
+    return this.#functions;
+  }
+
+  /** @internal Observes later changes; returns the unsubscribe function. */
+  observe(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+/**
+ * Callbacks for a server session (`session.setServerCallbacks`), as in
+ * libssh's `ssh_server_callbacks_struct`.
+ *
+ * @example Password and public key auth
+ * ```ts
+ * import { AuthStatus, PublicKeyState, ServerCallbacks } from "@libssh/libssh";
+ *
+ * const callbacks = new ServerCallbacks({ password: "foo" }, {
+ *   onAuthPassword: (_session, _user, password, data) =>
+ *     password === data.password ? AuthStatus.Success : AuthStatus.Denied,
+ *   onAuthPubkey: (_session, _user, _key, state) =>
+ *     state === PublicKeyState.None ? AuthStatus.Success : AuthStatus.Denied,
+ * });
+ * callbacks.onAuthNone = () => AuthStatus.Denied;
+ * ```
+ */
+export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackFunctions<U>> {
+  /** Creates a set; every function is optional and settable later. */
+  constructor(userdata?: U, functions: ServerCallbackFunctions<U> = {}) {
+    super(SERVER_CALLBACK_NAMES, userdata as U, functions);
+  }
+}
+// Declaration merging gives the instance its typed properties.
+// deno-lint-ignore no-empty-interface
+export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U> {}
+
+/**
+ * Callbacks for a channel (`channel.setCallbacks`), as in libssh's
+ * `ssh_channel_callbacks_struct`. Request callbacks return true to accept.
+ *
+ * @example Answer an exec request
+ * ```ts
+ * import { ChannelCallbacks } from "@libssh/libssh";
+ *
+ * const callbacks = new ChannelCallbacks(undefined, {
+ *   onExecRequest: (_session, channel, command) => {
+ *     channel.write(`you ran: ${command}\n`).then(() => channel.sendExitStatus(0)).then(() => channel.close());
+ *     return true;
+ *   },
+ * });
+ * ```
+ */
+export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbackFunctions<U>> {
+  /** Creates a set; every function is optional and settable later. */
+  constructor(userdata?: U, functions: ChannelCallbackFunctions<U> = {}) {
+    super(CHANNEL_CALLBACK_NAMES, userdata as U, functions);
+  }
+}
+// deno-lint-ignore no-empty-interface
+export interface ChannelCallbacks<U = unknown> extends ChannelCallbackFunctions<U> {}

@@ -1,0 +1,546 @@
+/**
+ * SSH channels: the byte streams (and their requests) inside a session.
+ *
+ * @module
+ */
+
+import type { Pointer } from "../ffi/backend.ts";
+import { cString } from "../ffi/cstring.ts";
+import { SSH_EOF, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
+import { type CallbackStruct, channelCallbackStruct, type ChannelHandlers } from "../ffi/trampolines.ts";
+import type { ChannelCallbackField } from "../ffi/structs.ts";
+import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
+import { closedError, SshError } from "./errors.ts";
+import { type Session, type SessionCore, sessionCore } from "./session.ts";
+
+const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
+  onData: "data",
+  onEof: "eof",
+  onClose: "close",
+  onSignal: "signal",
+  onExitStatus: "exitStatus",
+  onExitSignal: "exitSignal",
+  onPtyRequest: "ptyRequest",
+  onShellRequest: "shellRequest",
+  onAuthAgentReq: "authAgentReq",
+  onX11Req: "x11Req",
+  onPtyWindowChange: "ptyWindowChange",
+  onExecRequest: "execRequest",
+  onEnvRequest: "envRequest",
+  onSubsystemRequest: "subsystemRequest",
+  onWriteWontblock: "writeWontblock",
+};
+
+/** Bytes read from libssh per call when a paused reader resumes. */
+const READ_CHUNK = 64 * 1024;
+/** Bytes the readable stream buffers before it stops taking data (back-pressure). */
+const READ_HIGH_WATER = 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+function toBytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
+  if (typeof data === "string") return encoder.encode(data);
+  if (!(data instanceof Uint8Array)) throw new TypeError("write() takes a Uint8Array or a string");
+  return data.slice();
+}
+
+interface Reader {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  struct: CallbackStruct<ChannelCallbackField>;
+  /** libssh holds data we did not take (the stream was full). */
+  paused: boolean;
+  done: boolean;
+}
+
+/** The internals of a channel (not part of the public API). */
+export class ChannelCore {
+  readonly session: SessionCore;
+  readonly handle: Pointer;
+  readonly address: bigint;
+  readonly channel: SshChannel;
+  /** `close()` was called. */
+  closed = false;
+  /** The native channel was freed (or its session was). */
+  freed = false;
+  remoteEof = false;
+  remoteClosed = false;
+  eofSent = false;
+  #queue: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #writers: (() => void)[] = [];
+  readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
+  #reader: Reader | undefined;
+
+  constructor(session: SessionCore, handle: Pointer, channel: SshChannel) {
+    this.session = session;
+    this.handle = handle;
+    this.address = session.backend.address(handle);
+    this.channel = channel;
+    session.channels.set(this.address, channel);
+    this.#addStruct({
+      eof: () => {
+        this.remoteEof = true;
+        this.#finishReader();
+      },
+      close: () => {
+        this.remoteClosed = true;
+        this.remoteEof = true;
+        this.#finishReader();
+        this.#wakeWriters();
+        void this.channel.close();
+      },
+      writeWontblock: () => {
+        this.#wakeWriters();
+        return 0;
+      },
+    }, "channel");
+  }
+
+  live(): this {
+    if (this.closed || this.freed) throw closedError("SshChannel");
+    return this;
+  }
+
+  #addStruct(
+    handlers: Partial<ChannelHandlers>,
+    context: string,
+    enabled: ChannelCallbackField[] = Object.keys(handlers) as ChannelCallbackField[],
+  ): CallbackStruct<ChannelCallbackField> {
+    const struct = channelCallbackStruct(this.session.backend, {
+      handlers,
+      onError: (error, name) => this.session.onError(error, `${context} ${name}`),
+    });
+    for (const field of enabled) struct.enable(field, true);
+    if (this.session.backend.libssh.ssh_add_channel_callbacks(this.handle, struct.pointer) !== SSH_OK) {
+      struct.release();
+      throw new SshError("libssh", "adding channel callbacks failed", {
+        libsshMessage: this.session.errorText(),
+      });
+    }
+    this.#structs.push({ struct });
+    return struct;
+  }
+
+  setCallbacks(callbacks: ChannelCallbacks): void {
+    const session = this.session.session;
+    const channel = this.channel;
+    const user = (): unknown => callbacks.userdata;
+    const accept = (answer: unknown, name: string): number => {
+      if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
+      return answer ? 0 : -1;
+    };
+    const handlers: ChannelHandlers = {
+      data: (_s, _c, data, isStderr) => {
+        const used = callbacks.onData!(session, channel, data, isStderr, user());
+        if (used === undefined) return data.length;
+        if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
+          throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
+        }
+        return used;
+      },
+      eof: () => callbacks.onEof!(session, channel, user()),
+      close: () => callbacks.onClose!(session, channel, user()),
+      signal: (_s, _c, signal) => callbacks.onSignal!(session, channel, signal, user()),
+      exitStatus: (_s, _c, status) => callbacks.onExitStatus!(session, channel, status, user()),
+      exitSignal: (_s, _c, signal, core, message, lang) =>
+        callbacks.onExitSignal!(session, channel, signal, core, message, lang, user()),
+      ptyRequest: (_s, _c, term, w, h, pw, ph) =>
+        accept(callbacks.onPtyRequest!(session, channel, term, w, h, pw, ph, user()), "onPtyRequest"),
+      shellRequest: () => accept(callbacks.onShellRequest!(session, channel, user()), "onShellRequest"),
+      authAgentReq: () => callbacks.onAuthAgentReq!(session, channel, user()),
+      x11Req: (_s, _c, single, protocol, cookie, screen) =>
+        callbacks.onX11Req!(session, channel, single, protocol, cookie, screen, user()),
+      ptyWindowChange: (_s, _c, w, h, pw, ph) =>
+        accept(callbacks.onPtyWindowChange!(session, channel, w, h, pw, ph, user()), "onPtyWindowChange"),
+      execRequest: (_s, _c, command) =>
+        accept(callbacks.onExecRequest!(session, channel, command, user()), "onExecRequest"),
+      envRequest: (_s, _c, name, value) =>
+        accept(callbacks.onEnvRequest!(session, channel, name, value, user()), "onEnvRequest"),
+      subsystemRequest: (_s, _c, subsystem) =>
+        accept(callbacks.onSubsystemRequest!(session, channel, subsystem, user()), "onSubsystemRequest"),
+      writeWontblock: (_s, _c, bytes) => {
+        callbacks.onWriteWontblock!(session, channel, bytes, user());
+        return 0;
+      },
+    };
+    const set = (Object.keys(FIELDS) as ChannelCallbackName[]).filter((name) =>
+      callbacks[name] !== undefined
+    );
+    const struct = this.#addStruct(handlers, "channel callback", set.map((name) => FIELDS[name]));
+    const entry = this.#structs[this.#structs.length - 1];
+    entry.unobserve = callbacks.observe((name, isSet) => {
+      const field = FIELDS[name as ChannelCallbackName];
+      if (field) struct.enable(field, isSet);
+    });
+  }
+
+  /** Runs channel operations one after another, in call order. */
+  enqueue<T>(operation: () => T | Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.then(() => {}, () => {});
+    return result;
+  }
+
+  /** Throws unless the channel can still send. */
+  assertSendable(): void {
+    if (this.freed) throw closedError("SshChannel");
+    if (this.session.disconnected) throw new SshError("disconnected", "the session is disconnected");
+    if (this.remoteClosed) throw new SshError("disconnected", "the client closed the channel");
+  }
+
+  /** Calls a libssh function that returns SSH_OK / SSH_ERROR, throwing on error. */
+  request(what: string, fn: () => number): void {
+    this.assertSendable();
+    const rc = this.session.call(fn);
+    this.session.updateInterest();
+    if (rc === SSH_ERROR) {
+      throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });
+    }
+  }
+
+  async writeAll(bytes: Uint8Array<ArrayBuffer>, stderr: boolean): Promise<void> {
+    const { libssh } = this.session.backend;
+    let offset = 0;
+    while (offset < bytes.length) {
+      this.assertSendable();
+      const window = libssh.ssh_channel_window_size(this.handle);
+      if (window === 0) {
+        await this.#writable();
+        continue;
+      }
+      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window));
+      const write = stderr ? libssh.ssh_channel_write_stderr : libssh.ssh_channel_write;
+      const written = this.session.call(() => write(this.handle, chunk, chunk.length));
+      if (written < 0) {
+        throw new SshError("libssh", "writing to the channel failed", {
+          libsshMessage: this.session.errorText(),
+        });
+      }
+      offset += written;
+      this.session.updateInterest();
+      const blocked = written === 0 ||
+        (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
+      if (offset < bytes.length && blocked) await this.#writable();
+    }
+  }
+
+  #writable(): Promise<void> {
+    return new Promise((resolve) => this.#writers.push(resolve));
+  }
+
+  #wakeWriters(): void {
+    const writers = this.#writers;
+    this.#writers = [];
+    for (const wake of writers) wake();
+  }
+
+  /** After the session processed packets: the window may have grown. */
+  sessionProgressed(): void {
+    if (this.#writers.length === 0 || this.freed) return;
+    const { libssh } = this.session.backend;
+    const pending = (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
+    if (!pending && libssh.ssh_channel_window_size(this.handle) > 0) this.#wakeWriters();
+  }
+
+  /** The connection is gone: nothing more will arrive or leave. */
+  sessionGone(): void {
+    this.remoteEof = true;
+    this.#finishReader(new SshError("disconnected", "the session is disconnected"));
+    this.#wakeWriters();
+  }
+
+  /** The session freed the native channel along with itself. */
+  sessionFreed(): void {
+    this.closed = true;
+    this.freed = true;
+    this.#finishReader(new SshError("disconnected", "the session was closed"));
+    this.#releaseStructs();
+    this.#wakeWriters();
+  }
+
+  #releaseStructs(): void {
+    for (const { struct, unobserve } of this.#structs) {
+      unobserve?.();
+      struct.release();
+    }
+    this.#structs.length = 0;
+  }
+
+  /** Closes and frees the native channel; runs outside libssh calls. */
+  #free(): void {
+    if (this.freed) return;
+    const { libssh } = this.session.backend;
+    this.freed = true;
+    for (const { struct } of this.#structs) libssh.ssh_remove_channel_callbacks(this.handle, struct.pointer);
+    this.#releaseStructs();
+    if (!this.session.disconnected) libssh.ssh_channel_close(this.handle);
+    libssh.ssh_channel_free(this.handle);
+    this.session.channels.delete(this.address);
+    this.session.updateInterest();
+    this.#finishReader();
+    this.#wakeWriters();
+  }
+
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.closed = true;
+    this.#closing = this.enqueue(() =>
+      new Promise<void>((resolve) =>
+        this.session.defer(() => {
+          this.#free();
+          resolve();
+        })
+      )
+    );
+    return this.#closing;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    this.live();
+    if (this.#reader) throw new TypeError("the channel's readable stream was already taken");
+    let reader!: Reader;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        const struct = this.#addStruct({
+          data: (_s, _c, data, isStderr) => {
+            if (isStderr || reader.done) return data.length;
+            if ((controller.desiredSize ?? 0) <= 0) {
+              reader.paused = true;
+              return 0;
+            }
+            controller.enqueue(data);
+            return data.length;
+          },
+        }, "readable stream");
+        reader = { controller, struct, paused: false, done: false };
+        this.#reader = reader;
+      },
+      pull: () => this.#resumeReader(),
+      cancel: () => {
+        reader.done = true;
+        reader.paused = false;
+      },
+    }, { highWaterMark: READ_HIGH_WATER, size: (chunk) => chunk.byteLength });
+    return stream;
+  }
+
+  /** The stream wants more: take what libssh kept while we were paused. */
+  #resumeReader(): void {
+    const reader = this.#reader;
+    if (!reader || reader.done || !reader.paused || this.freed) return;
+    const { libssh } = this.session.backend;
+    reader.paused = false;
+    while ((reader.controller.desiredSize ?? 0) > 0) {
+      const buffer = new Uint8Array(READ_CHUNK);
+      const n = this.session.call(() =>
+        libssh.ssh_channel_read_nonblocking(this.handle, buffer, buffer.length, 0)
+      );
+      if (n <= 0) break;
+      reader.controller.enqueue(buffer.subarray(0, n));
+    }
+    this.session.updateInterest();
+    if ((reader.controller.desiredSize ?? 0) <= 0) {
+      reader.paused = libssh.ssh_channel_poll(this.handle, 0) > 0;
+    }
+    if (this.remoteEof) this.#finishReader();
+  }
+
+  #finishReader(error?: SshError): void {
+    const reader = this.#reader;
+    if (!reader || reader.done) return;
+    if (!error && reader.paused && !this.freed) {
+      const buffered = this.session.backend.libssh.ssh_channel_poll(this.handle, 0);
+      if (buffered > 0 && buffered !== SSH_EOF) return; // closed once drained, by #resumeReader
+    }
+    reader.done = true;
+    if (error) reader.controller.error(error);
+    else reader.controller.close();
+  }
+}
+
+const coreOf = new WeakMap<SshChannel, ChannelCore>();
+
+/** The internals of a channel (not part of the public API). */
+export function channelCore(channel: SshChannel): ChannelCore {
+  const core = coreOf.get(channel);
+  if (!core) throw new TypeError("not an SshChannel");
+  return core;
+}
+
+let adopt: (session: SessionCore, handle: Pointer) => SshChannel;
+
+/** Wraps a native channel that libssh created for `session` (e.g. an accepted direct-tcpip open). */
+export function adoptChannel(session: SessionCore, handle: Pointer): SshChannel {
+  return adopt(session, handle);
+}
+
+/** Options of `SshChannel.write`. */
+export interface WriteOptions {
+  /** Send as stderr (extended data) instead of stdout. */
+  stderr?: boolean;
+}
+
+/** Options of `SshChannel.sendExitSignal`. */
+export interface ExitSignalOptions {
+  /** Whether a core was dumped. */
+  core?: boolean;
+  /** A message for the client. */
+  message?: string;
+  /** Language tag of the message. */
+  language?: string;
+}
+
+/**
+ * An SSH channel on a server session. Writes honour the client's window:
+ * `write()` resolves once libssh has taken every byte, and waits while the
+ * client is not reading. Operations run in call order (data, then exit
+ * status, then EOF, then close).
+ *
+ * @example Accept a session channel and answer exec requests
+ * ```ts
+ * import { ChannelCallbacks, ServerCallbacks, SshChannel } from "@libssh/libssh";
+ *
+ * const server = new ServerCallbacks(undefined, {
+ *   onChannelOpenRequestSession: (session) => {
+ *     const channel = new SshChannel(session);
+ *     channel.setCallbacks(new ChannelCallbacks(undefined, {
+ *       onExecRequest: (_s, ch, command) => {
+ *         void ch.write(`${command}\n`).then(() => ch.sendExitStatus(0)).then(() => ch.close());
+ *         return true;
+ *       },
+ *     }));
+ *     return channel;
+ *   },
+ * });
+ * ```
+ */
+export class SshChannel {
+  /** Creates a channel on `session`, to return from `onChannelOpenRequestSession`. */
+  constructor(session: Session) {
+    const core = sessionCore(session).live();
+    const handle = core.backend.libssh.ssh_channel_new(core.handle);
+    if (handle === null) {
+      throw new SshError("libssh", "creating a channel failed", { libsshMessage: core.errorText() });
+    }
+    coreOf.set(this, new ChannelCore(core, handle, this));
+  }
+
+  static {
+    adopt = (session, handle) => {
+      const channel = Object.create(SshChannel.prototype) as SshChannel;
+      coreOf.set(channel, new ChannelCore(session, handle, channel));
+      return channel;
+    };
+  }
+
+  /** The session this channel belongs to. */
+  get session(): Session {
+    return channelCore(this).session.session;
+  }
+
+  /** Whether the channel can still be used (not closed by either side). */
+  get isOpen(): boolean {
+    const core = channelCore(this);
+    return !core.closed && !core.freed && !core.remoteClosed && !core.session.disconnected;
+  }
+
+  /** Whether the client sent EOF. */
+  get isEof(): boolean {
+    return channelCore(this).remoteEof;
+  }
+
+  /** How many bytes the client can take right now (its window). */
+  get windowSize(): number {
+    const core = channelCore(this).live();
+    return core.session.backend.libssh.ssh_channel_window_size(core.handle);
+  }
+
+  /** Adds a set of callbacks (libssh keeps a list: earlier sets stay). */
+  setCallbacks(callbacks: ChannelCallbacks): void {
+    channelCore(this).live().setCallbacks(callbacks);
+  }
+
+  /**
+   * Sends data; resolves when libssh has taken all of it, waiting for the
+   * client's window as needed. Rejects with `SshError` `"disconnected"` when
+   * the client or the session goes away first.
+   */
+  write(data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+    const core = channelCore(this).live();
+    const bytes = toBytes(data);
+    return core.enqueue(() => core.writeAll(bytes, options.stderr === true));
+  }
+
+  /** Sends EOF: no more data from the server. */
+  sendEof(): Promise<void> {
+    const core = channelCore(this).live();
+    return core.enqueue(() => {
+      if (core.eofSent) return;
+      core.request("sending EOF", () => core.session.backend.libssh.ssh_channel_send_eof(core.handle));
+      core.eofSent = true;
+    });
+  }
+
+  /** Sends the command's exit status. Send it before EOF: some clients drop it after. */
+  sendExitStatus(status: number): Promise<void> {
+    if (!Number.isInteger(status) || status < 0 || status > 0xffffffff) {
+      throw new RangeError("exit status must be an integer from 0 to 4294967295");
+    }
+    const core = channelCore(this).live();
+    return core.enqueue(() =>
+      core.request(
+        "sending the exit status",
+        () => core.session.backend.libssh.ssh_channel_request_send_exit_status(core.handle, status),
+      )
+    );
+  }
+
+  /** Sends the signal that ended the command (`"TERM"` or `"SIGTERM"`). */
+  sendExitSignal(signal: string, options: ExitSignalOptions = {}): Promise<void> {
+    const name = signal.replace(/^SIG/, "");
+    if (!/^[A-Z0-9]+$/.test(name)) throw new TypeError(`not a signal name: ${signal}`);
+    const core = channelCore(this).live();
+    return core.enqueue(() =>
+      core.request(
+        "sending the exit signal",
+        () =>
+          core.session.backend.libssh.ssh_channel_request_send_exit_signal(
+            core.handle,
+            cString(name),
+            options.core ? 1 : 0,
+            cString(options.message ?? ""),
+            cString(options.language ?? ""),
+          ),
+      )
+    );
+  }
+
+  /** Closes the channel after queued writes; idempotent. */
+  close(): Promise<void> {
+    return channelCore(this).close();
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * The client's data as a stream, with back-pressure: while the stream is
+   * full, libssh keeps the data and the client's window stops growing. Can be
+   * taken once.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    return channelCore(this).readable;
+  }
+
+  /** A stream view of `write()`; closing it sends EOF. */
+  get writable(): WritableStream<Uint8Array> {
+    channelCore(this).live();
+    return new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.sendEof(),
+      abort: () => this.close(),
+    });
+  }
+}

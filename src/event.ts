@@ -1,0 +1,130 @@
+/**
+ * `SessionEvent`: the poller of one session (`ssh_event`).
+ *
+ * @module
+ */
+
+import type { Pointer } from "../ffi/backend.ts";
+import { SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
+import { closedError, SshError } from "./errors.ts";
+import { type Session, type SessionCore, sessionCore } from "./session.ts";
+
+/** Options of `SessionEvent.close`. */
+export interface EventCloseOptions {
+  /**
+   * Accepted for parity with LibSSH.jl, where it skips the event's lock. Here
+   * every libssh call runs on the JS thread, so there is no lock to skip and
+   * closing is always safe: inside the session's own callbacks the free waits
+   * until libssh has returned.
+   */
+  unsafe?: boolean;
+}
+
+/**
+ * Processes one session's packets: while it exists, the reactor runs
+ * `ssh_event_dopoll` whenever the session's socket is ready, which runs the
+ * session's and its channels' callbacks. One session per event (sharing an
+ * event among sessions is unsafe in libssh 0.10).
+ *
+ * @example
+ * ```ts
+ * import { type Session, SessionEvent } from "@libssh/libssh";
+ *
+ * async function serve(session: Session): Promise<void> {
+ *   if (!await session.handleKeyExchange()) return;
+ *   using event = new SessionEvent(session);
+ *   while (await event.doPoll() === 0) {
+ *     // one batch of packets was processed
+ *   }
+ * }
+ * ```
+ */
+export class SessionEvent {
+  #handle: Pointer;
+  #session: SessionCore | undefined;
+  #waiters: ((rc: number) => void)[] = [];
+
+  /** Creates an event holding `session`; its packets are processed from now on. */
+  constructor(session: Session) {
+    const core = sessionCore(session).live();
+    if (core.event) throw new SshError("libssh", "the session already has a SessionEvent");
+    const { libssh } = core.backend;
+    const handle = libssh.ssh_event_new();
+    if (handle === null) throw new SshError("libssh", "creating the event failed");
+    if (libssh.ssh_event_add_session(handle, core.handle) !== SSH_OK) {
+      libssh.ssh_event_free(handle);
+      throw new SshError("libssh", "adding the session to the event failed", {
+        libsshMessage: core.errorText(),
+      });
+    }
+    this.#handle = handle;
+    this.#session = core;
+    core.event = {
+      handle,
+      dispatched: (rc) => this.#dispatched(rc),
+      detach: () => this.#free(),
+    };
+    if (core.disconnected) this.#dispatched(SSH_ERROR);
+    core.updateInterest();
+  }
+
+  /** Whether the event still holds a native `ssh_event`. */
+  get isAssigned(): boolean {
+    return this.#handle !== null;
+  }
+
+  /** The session it polls. */
+  get session(): Session {
+    if (!this.#session) throw closedError("SessionEvent");
+    return this.#session.session;
+  }
+
+  /**
+   * Waits until the session's socket had something and libssh processed it
+   * (callbacks included). Resolves `SSH_OK` (0), or `SSH_ERROR` (-1) once the
+   * session is disconnected.
+   */
+  doPoll(): Promise<number> {
+    const core = this.#session;
+    if (!core || this.#handle === null) return Promise.reject(closedError("SessionEvent"));
+    if (core.disconnected) return Promise.resolve(SSH_ERROR);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #dispatched(rc: number): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    const result = rc === SSH_ERROR || this.#session?.disconnected ? SSH_ERROR : SSH_OK;
+    for (const resolve of waiters) resolve(result);
+  }
+
+  /** Removes the session from the native event and frees it. */
+  #free(): void {
+    const core = this.#session;
+    const handle = this.#handle;
+    if (!core || handle === null) return;
+    this.#handle = null;
+    this.#session = undefined;
+    const { libssh } = core.backend;
+    libssh.ssh_event_remove_session(handle, core.handle);
+    libssh.ssh_event_free(handle);
+    if (core.event?.handle === handle) core.event = undefined;
+    core.updateInterest();
+    this.#dispatched(SSH_ERROR);
+  }
+
+  /**
+   * Stops polling the session and frees the event. Idempotent; the session
+   * stays open (its packets are no longer processed).
+   */
+  close(_options: EventCloseOptions = {}): void {
+    const core = this.#session;
+    if (!core || this.#handle === null) return;
+    core.defer(() => this.#free());
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

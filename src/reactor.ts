@@ -1,0 +1,117 @@
+/**
+ * The reactor: one `poll()` on a worker thread over every socket this process
+ * serves, dispatching readiness to handlers on the JS thread.
+ *
+ * No timers, no busy loop: an idle server sleeps in `poll()`. Any change to the
+ * set of descriptors wakes the poll through an eventfd, so closing an object
+ * takes effect at once. When no descriptor is watched the loop ends and the
+ * process may exit.
+ *
+ * @module
+ */
+
+import { native } from "../ffi/load.ts";
+import { Poller } from "../ffi/poller.ts";
+
+/** Reacts to `poll()` results for one descriptor. */
+export type ReadyHandler = (revents: number) => void;
+
+/** A descriptor registered with the reactor. */
+export class Watch {
+  readonly fd: number;
+  #events: number;
+  #closed = false;
+  readonly #reactor: Reactor;
+  readonly onReady: ReadyHandler;
+
+  constructor(reactor: Reactor, fd: number, events: number, onReady: ReadyHandler) {
+    this.#reactor = reactor;
+    this.fd = fd;
+    this.#events = events;
+    this.onReady = onReady;
+  }
+
+  /** The poll() events asked for; 0 pauses the watch. */
+  get events(): number {
+    return this.#events;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Changes the events asked for. */
+  setEvents(events: number): void {
+    if (this.#closed || events === this.#events) return;
+    this.#events = events;
+    this.#reactor.changed();
+  }
+
+  /** Stops watching. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reactor.remove(this);
+  }
+}
+
+/** Reports an error thrown by a ready handler (which should not throw). */
+export type ReactorErrorSink = (error: unknown) => void;
+
+class Reactor {
+  readonly #watches = new Set<Watch>();
+  #poller: Poller | undefined;
+  #running = false;
+  #waiting = false;
+  onError: ReactorErrorSink = (error) => console.error("libssh reactor:", error);
+
+  watch(fd: number, events: number, onReady: ReadyHandler): Watch {
+    const watch = new Watch(this, fd, events, onReady);
+    this.#watches.add(watch);
+    this.changed();
+    return watch;
+  }
+
+  remove(watch: Watch): void {
+    this.#watches.delete(watch);
+    this.changed();
+  }
+
+  /** The set or an interest changed: rebuild the poll set. */
+  changed(): void {
+    if (this.#waiting) this.#poller?.wake();
+    else if (!this.#running) void this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    this.#poller ??= new Poller(native());
+    try {
+      while (true) {
+        const active = [...this.#watches].filter((w) => w.events !== 0);
+        if (active.length === 0) break;
+        this.#waiting = true;
+        let revents: Int16Array;
+        try {
+          revents = await this.#poller.wait(active);
+        } finally {
+          this.#waiting = false;
+        }
+        for (let i = 0; i < active.length; i++) {
+          const watch = active[i];
+          if (revents[i] === 0 || watch.closed) continue;
+          try {
+            watch.onReady(revents[i]);
+          } catch (error) {
+            this.onError(error);
+          }
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}
+
+/** The process-wide reactor. */
+export const reactor: Reactor = new Reactor();

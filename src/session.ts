@@ -1,0 +1,527 @@
+/**
+ * A server-side SSH session: one client connection.
+ *
+ * @module
+ */
+
+import type { Backend, Pointer } from "../ffi/backend.ts";
+import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
+import { native } from "../ffi/load.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
+import { setNoDelay, setNonBlocking, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import {
+  type CallbackStruct,
+  messageCallback,
+  serverCallbackStruct,
+  type ServerHandlers,
+} from "../ffi/trampolines.ts";
+import type { ServerCallbackField } from "../ffi/structs.ts";
+import { AuthMethod, authMethodMask, AuthStatus, isAuthReply, type PublicKeyState } from "./auth.ts";
+import type { ServerCallbackName, ServerCallbacks } from "./callbacks.ts";
+import { channelCore, type SshChannel } from "./channel.ts";
+import { closedError, SshError } from "./errors.ts";
+import { keyFromHandle } from "./key.ts";
+import { Message, type MessageCallback } from "./message.ts";
+import { reactor, type Watch } from "./reactor.ts";
+
+/** Where callback errors go: the error, and which callback threw. */
+export type ErrorHandler = (error: unknown, context: string) => void;
+
+const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
+  onAuthPassword: "authPassword",
+  onAuthNone: "authNone",
+  onAuthGssapiMic: "authGssapiMic",
+  onAuthPubkey: "authPubkey",
+  onServiceRequest: "serviceRequest",
+  onChannelOpenRequestSession: "channelOpenRequestSession",
+};
+
+const cores = new Map<bigint, SessionCore>();
+
+/** The session whose native handle is `handle`, if it is ours and open. */
+export function coreForHandle(backend: Backend, handle: Pointer): SessionCore | undefined {
+  return cores.get(backend.address(handle));
+}
+
+/** The event loop side of an `SessionEvent`, as the session sees it. */
+export interface AttachedEvent {
+  readonly handle: Pointer;
+  /** Called after each dispatch with `ssh_event_dopoll`'s result. */
+  dispatched(rc: number): void;
+  /** The session is going away: forget it. */
+  detach(): void;
+}
+
+/**
+ * Everything the library needs of a session besides its public face: the
+ * native handle, the re-entrancy guard, its channels and its place in the
+ * reactor. Not exported from `mod.ts`.
+ */
+export class SessionCore {
+  readonly backend: Backend;
+  readonly handle: Pointer;
+  readonly address: bigint;
+  readonly session: Session;
+  readonly channels = new Map<bigint, SshChannel>();
+  readonly peer: SocketAddress | null;
+  /** Set once `close()` was called: the public API refuses further use. */
+  closed = false;
+  /** Set once the connection ended (peer gone, error, or closed). */
+  disconnected = false;
+  authenticated = false;
+  user: string | undefined;
+  authMethod: AuthMethod | undefined;
+  kexDone = false;
+  event: AttachedEvent | undefined;
+  messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
+  onError: ErrorHandler = (error, context) => console.error(`libssh session ${context}:`, error);
+
+  #depth = 0;
+  #deferred: (() => void)[] = [];
+  #watch: Watch | undefined;
+  readonly #fd: number;
+  #kexWaiter: (() => void) | undefined;
+  #serverStruct: CallbackStruct<ServerCallbackField> | undefined;
+  #unobserve: (() => void) | undefined;
+  readonly #message: { pointer: Pointer; userdata: Pointer; release(): void };
+  readonly #disconnected: { promise: Promise<void>; resolve: () => void };
+  #destroyed = false;
+
+  constructor(backend: Backend, handle: Pointer, session: Session) {
+    this.backend = backend;
+    this.handle = handle;
+    this.address = backend.address(handle);
+    this.session = session;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => resolve = r);
+    this.#disconnected = { promise, resolve };
+    backend.libssh.ssh_set_blocking(handle, 0);
+    this.#fd = backend.libssh.ssh_get_fd(handle);
+    setNonBlocking(backend, this.#fd);
+    setNoDelay(backend, this.#fd);
+    this.peer = socketAddress(backend, this.#fd, "peer");
+    this.#message = messageCallback(backend, {
+      handlers: { message: (_s, message) => this.#onMessage(message) },
+      onError: (error) => this.onError(error, "message callback"),
+    });
+    backend.libssh.ssh_set_message_callback(handle, this.#message.pointer, this.#message.userdata);
+    cores.set(this.address, this);
+    this.#watch = reactor.watch(this.#fd, 0, (revents) => this.#onReady(revents));
+  }
+
+  get disconnectedPromise(): Promise<void> {
+    return this.#disconnected.promise;
+  }
+
+  /** Throws `SshError("closed")` once `close()` was called. */
+  live(): this {
+    if (this.closed) throw closedError("Session");
+    return this;
+  }
+
+  /**
+   * Runs a libssh call that may call back into JS. Frees requested inside
+   * those callbacks (closing this session or its channels) wait until the
+   * outermost call has returned.
+   */
+  call<T>(fn: () => T): T {
+    this.#depth++;
+    try {
+      return fn();
+    } finally {
+      if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
+    }
+  }
+
+  /** Runs `fn` now, or right after the libssh call in progress returns. */
+  defer(fn: () => void): void {
+    if (this.#depth === 0) fn();
+    else this.#deferred.push(fn);
+  }
+
+  #runDeferred(): void {
+    const pending = this.#deferred;
+    this.#deferred = [];
+    for (const fn of pending) {
+      try {
+        fn();
+      } catch (error) {
+        this.onError(error, "deferred close");
+      }
+    }
+  }
+
+  /** libssh's last error text for this session. */
+  errorText(): string {
+    if (this.#destroyed) return "";
+    return this.backend.readCString(this.backend.libssh.ssh_get_error(this.handle)) ?? "";
+  }
+
+  /** Recomputes what the reactor waits for on this session's socket. */
+  updateInterest(): void {
+    if (!this.#watch || this.disconnected) return;
+    if (!this.#kexWaiter && !this.event) {
+      this.#watch.setEvents(0);
+      return;
+    }
+    const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
+    this.#watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
+  }
+
+  /** Waits until the socket is ready for the key exchange to go on. */
+  waitForKex(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#kexWaiter = resolve;
+      this.updateInterest();
+    });
+  }
+
+  #onReady(revents: number): void {
+    const waiter = this.#kexWaiter;
+    if (waiter) {
+      this.#kexWaiter = undefined;
+      this.#watch?.setEvents(0);
+      waiter();
+      return;
+    }
+    const event = this.event;
+    if (!event) {
+      this.#watch?.setEvents(0);
+      return;
+    }
+    if (!this.authenticated) setQuickAck(this.backend, this.#fd);
+    const rc = this.call(() => this.backend.libssh.ssh_event_dopoll(event.handle, 0));
+    if (this.#destroyed) return;
+    event.dispatched(rc);
+    if (this.#connectionEnded(revents)) {
+      this.markDisconnected();
+      return;
+    }
+    for (const channel of this.channels.values()) channelCore(channel).sessionProgressed();
+    this.updateInterest();
+  }
+
+  #connectionEnded(revents: number): boolean {
+    const status = this.backend.libssh.ssh_get_status(this.handle);
+    if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) return true;
+    // A hang-up libssh did not notice would make poll() return at once forever.
+    return (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0 && (revents & POLLIN) === 0;
+  }
+
+  /** The connection is over: stop polling and wake everyone who waits on it. */
+  markDisconnected(): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    this.#watch?.close();
+    this.#watch = undefined;
+    const waiter = this.#kexWaiter;
+    this.#kexWaiter = undefined;
+    waiter?.();
+    this.event?.dispatched(-1);
+    for (const channel of this.channels.values()) channelCore(channel).sessionGone();
+    this.#disconnected.resolve();
+  }
+
+  setServerCallbacks(callbacks: ServerCallbacks): void {
+    this.#unobserve?.();
+    const struct = serverCallbackStruct(this.backend, {
+      handlers: this.#serverHandlers(callbacks),
+      onError: (error, name) => this.onError(error, name),
+    });
+    for (
+      const [name, field] of Object.entries(SERVER_FIELDS) as [ServerCallbackName, ServerCallbackField][]
+    ) {
+      struct.enable(field, callbacks[name] !== undefined);
+    }
+    this.#unobserve = callbacks.observe((name, set) => {
+      const field = SERVER_FIELDS[name as ServerCallbackName];
+      if (field) struct.enable(field, set);
+    });
+    if (this.backend.libssh.ssh_set_server_callbacks(this.handle, struct.pointer) !== SSH_OK) {
+      this.#unobserve();
+      struct.release();
+      throw new SshError("libssh", "setting the server callbacks failed", {
+        libsshMessage: this.errorText(),
+      });
+    }
+    // The previous struct stays allocated until the session is freed: libssh may be iterating it.
+    const previous = this.#serverStruct;
+    this.#serverStruct = struct;
+    if (previous) this.defer(() => previous.release());
+  }
+
+  #authenticated(status: number, user: string, method: AuthMethod): void {
+    if (status === AuthStatus.Success) {
+      this.authenticated = true;
+      this.user = user;
+      this.authMethod = method;
+    }
+  }
+
+  #serverHandlers(callbacks: ServerCallbacks): ServerHandlers {
+    const session = this.session;
+    const auth = (status: unknown, name: string): number => {
+      if (!isAuthReply(status)) {
+        throw new TypeError(
+          `${name} must return AuthStatus.Success, .Denied or .Partial synchronously, not ${status}`,
+        );
+      }
+      return status;
+    };
+    return {
+      authPassword: (_s, user, password) => {
+        const status = auth(
+          callbacks.onAuthPassword!(session, user, password, callbacks.userdata),
+          "onAuthPassword",
+        );
+        this.#authenticated(status, user, AuthMethod.Password);
+        return status;
+      },
+      authNone: (_s, user) => {
+        const status = auth(callbacks.onAuthNone!(session, user, callbacks.userdata), "onAuthNone");
+        this.#authenticated(status, user, AuthMethod.None);
+        return status;
+      },
+      authGssapiMic: (_s, user, principal) => {
+        const fn = callbacks.onAuthGssapiMic!;
+        const status = auth(fn(session, user, principal, callbacks.userdata), "onAuthGssapiMic");
+        this.#authenticated(status, user, AuthMethod.GssapiMic);
+        return status;
+      },
+      authPubkey: (_s, user, keyHandle, state) => {
+        const key = keyFromHandle(this.backend.libssh.ssh_key_dup(keyHandle));
+        const fn = callbacks.onAuthPubkey!;
+        const status = auth(
+          fn(session, user, key, state as PublicKeyState, callbacks.userdata),
+          "onAuthPubkey",
+        );
+        // libssh itself only logs in with a verified signature; state None only asks.
+        if (state === 1) this.#authenticated(status, user, AuthMethod.PublicKey);
+        return status;
+      },
+      serviceRequest: (_s, service) => {
+        const allowed = callbacks.onServiceRequest!(session, service, callbacks.userdata);
+        if (typeof allowed !== "boolean") throw new TypeError("onServiceRequest must return a boolean");
+        return allowed ? 0 : -1;
+      },
+      channelOpenRequestSession: () => {
+        const channel = callbacks.onChannelOpenRequestSession!(session, callbacks.userdata);
+        if (channel === null || channel === undefined) return null;
+        const core = channelCore(channel);
+        if (core.session !== this) throw new TypeError("the channel belongs to another session");
+        return core.live().handle;
+      },
+    };
+  }
+
+  #onMessage(handle: Pointer): number {
+    const handler = this.messageHandler;
+    if (!handler) return 1;
+    const message = new Message(this, handle);
+    try {
+      const result = handler.callback(this.session, message, handler.userdata);
+      if (typeof result !== "boolean") {
+        throw new TypeError("the message callback must return a boolean synchronously");
+      }
+      return message.replied ? 0 : (result ? 1 : 0);
+    } catch (error) {
+      if (message.replied) {
+        this.onError(error, "message callback");
+        return 0;
+      }
+      throw error;
+    } finally {
+      message.invalidate();
+    }
+  }
+
+  /** Records a successful login made by a message reply. */
+  authenticatedBy(user: string, method: AuthMethod): void {
+    this.#authenticated(AuthStatus.Success, user, method);
+  }
+
+  /** Frees everything; runs outside libssh calls (see `defer`). */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.markDisconnected();
+    this.#destroyed = true;
+    this.event?.detach();
+    this.event = undefined;
+    for (const channel of this.channels.values()) channelCore(channel).sessionFreed();
+    this.channels.clear();
+    const { libssh } = this.backend;
+    libssh.ssh_disconnect(this.handle);
+    libssh.ssh_free(this.handle);
+    this.#unobserve?.();
+    this.#serverStruct?.release();
+    this.#message.release();
+    cores.delete(this.address);
+  }
+}
+
+const coreOf = new WeakMap<Session, SessionCore>();
+
+/** The internals of a session (not part of the public API). */
+export function sessionCore(session: Session): SessionCore {
+  const core = coreOf.get(session);
+  if (!core) throw new TypeError("not a Session");
+  return core;
+}
+
+/** Wraps a freshly accepted native session. */
+export function acceptedSession(handle: Pointer): Session {
+  return new Session(handle);
+}
+
+/**
+ * One client connection on the server side, made by `listen()`. Every
+ * libssh call for it runs on the JS thread without blocking.
+ *
+ * The typical life: `listen()` hands you the session; set callbacks, run the
+ * key exchange, create a `SessionEvent` so that its packets get processed, and
+ * wait for `session.disconnected`. `listen()` closes the session when your
+ * handler returns.
+ *
+ * @example
+ * ```ts
+ * import { AuthMethod, AuthStatus, Bind, listen, ServerCallbacks, SessionEvent, SshKey } from "@libssh/libssh";
+ *
+ * await using bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
+ * const done = listen(async (session) => {
+ *   session.setServerCallbacks(new ServerCallbacks(undefined, {
+ *     onAuthPassword: (_s, _u, password) => password === "foo" ? AuthStatus.Success : AuthStatus.Denied,
+ *   }));
+ *   session.setAuthMethods([AuthMethod.Password]);
+ *   if (!await session.handleKeyExchange()) return;
+ *   using _event = new SessionEvent(session);
+ *   await session.disconnected;
+ * }, bind);
+ * await bind.close();
+ * await done;
+ * ```
+ */
+export class Session {
+  /** @internal Use `listen()`; sessions are made by the server. */
+  constructor(handle: Pointer) {
+    if (handle === null) throw new TypeError("a Session needs a native handle; sessions come from listen()");
+    coreOf.set(this, new SessionCore(native(), handle, this));
+  }
+
+  /**
+   * Runs the key exchange without blocking. Resolves true when it succeeded,
+   * false when it failed or the client went away (`getError()` tells why).
+   */
+  async handleKeyExchange(): Promise<boolean> {
+    const core = sessionCore(this).live();
+    while (!core.kexDone) {
+      if (core.disconnected) return false;
+      const rc = core.call(() => core.backend.libssh.ssh_handle_key_exchange(core.handle));
+      if (rc === SSH_OK) {
+        core.kexDone = true;
+        core.updateInterest();
+      } else if (rc === SSH_AGAIN) {
+        await core.waitForKex();
+        if (core.closed) return false;
+      } else {
+        core.markDisconnected();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Sets the authentication methods offered to the client. */
+  setAuthMethods(methods: readonly AuthMethod[]): void {
+    const core = sessionCore(this).live();
+    core.backend.libssh.ssh_set_auth_methods(core.handle, authMethodMask(methods));
+  }
+
+  /** Installs server callbacks (replacing earlier ones); later changes to them take effect. */
+  setServerCallbacks(callbacks: ServerCallbacks): void {
+    sessionCore(this).live().setServerCallbacks(callbacks);
+  }
+
+  /**
+   * Handles requests that no server or channel callback took (keyboard-
+   * interactive auth, direct-tcpip, global requests, …). `callback` returns
+   * true to let libssh send its default reply (a refusal).
+   */
+  setMessageCallback<U>(callback: MessageCallback<U>, userdata?: U): void {
+    if (typeof callback !== "function") throw new TypeError("the message callback must be a function");
+    sessionCore(this).live().messageHandler = { callback: callback as MessageCallback<unknown>, userdata };
+  }
+
+  /** Where errors thrown by callbacks are reported (default: `console.error`). */
+  set onError(handler: ErrorHandler) {
+    if (typeof handler !== "function") throw new TypeError("onError must be a function");
+    sessionCore(this).onError = handler;
+  }
+
+  get onError(): ErrorHandler {
+    return sessionCore(this).onError;
+  }
+
+  /** Whether the connection is still up. */
+  get isConnected(): boolean {
+    const core = sessionCore(this);
+    return !core.closed && !core.disconnected;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return sessionCore(this).closed;
+  }
+
+  /** Resolves when the connection ends: the client left, an error, or `close()`. */
+  get disconnected(): Promise<void> {
+    return sessionCore(this).disconnectedPromise;
+  }
+
+  /** The client's address and port. */
+  get peerAddress(): SocketAddress | null {
+    return sessionCore(this).live().peer;
+  }
+
+  /** The user name of the successful login, if any. */
+  get user(): string | undefined {
+    return sessionCore(this).live().user;
+  }
+
+  /** Whether a client logged in. */
+  get isAuthenticated(): boolean {
+    return sessionCore(this).live().authenticated;
+  }
+
+  /** The method of the successful login, if any. */
+  get authMethod(): AuthMethod | undefined {
+    return sessionCore(this).live().authMethod;
+  }
+
+  /** The channels open on this session. */
+  get channels(): SshChannel[] {
+    return [...sessionCore(this).live().channels.values()];
+  }
+
+  /** libssh's last error message for this session. */
+  getError(): string {
+    return sessionCore(this).live().errorText();
+  }
+
+  /**
+   * Disconnects and frees the session and its channels. Idempotent; safe
+   * inside this session's own callbacks (the free waits until libssh returns).
+   */
+  close(): Promise<void> {
+    const core = sessionCore(this);
+    if (!core.closed) {
+      core.closed = true;
+      core.defer(() => core.destroy());
+    }
+    return core.disconnectedPromise;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
