@@ -25,6 +25,7 @@ export {
 export { AuthMethod, AuthStatus, PublicKeyState } from "./src/auth.ts";
 export { Bind, type BindAlgorithms, type BindOptions, listen, type ListenOptions } from "./src/bind.ts";
 export {
+  type CallbackSet,
   type ChannelCallbackFunctions,
   type ChannelCallbackName,
   ChannelCallbacks,

@@ -20,7 +20,9 @@ import {
 export interface SocketAddress {
   /** `"127.0.0.1"`, `"::1"`, … */
   readonly address: string;
+  /** TCP port. */
   readonly port: number;
+  /** Address family. */
   readonly family: "IPv4" | "IPv6";
 }
 

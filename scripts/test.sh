@@ -14,8 +14,7 @@ step "deno fmt --check"
 step "deno lint"
 "$deno" lint
 step "deno check (every file, and the examples in the docs)"
-"$deno" check --quiet
-"$deno" check --quiet --doc-only mod.ts
+"$deno" check --quiet --doc
 step "deno doc --lint"
 "$deno" doc --lint mod.ts
 step "deno test"

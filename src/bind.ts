@@ -331,24 +331,25 @@ export function listen(
   const onError = options.onError ?? ((error: unknown) => console.error("libssh listen handler:", error));
   const signal = options.signal;
   if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const abort = (): void => bind.stopAccepting();
-    bind.startAccepting({
-      onSession: (session) => {
-        Promise.resolve()
-          .then(() => handler(session))
-          .catch((error) => {
-            try {
-              onError(error, session);
-            } catch { /* a failing reporter must not stop the server */ }
-          })
-          .finally(() => session.close());
-      },
-      stop: () => {
-        signal?.removeEventListener("abort", abort);
-        resolve();
-      },
-    });
-    signal?.addEventListener("abort", abort, { once: true });
+  let resolve!: () => void;
+  const stopped = new Promise<void>((r) => resolve = r);
+  const abort = (): void => bind.stopAccepting();
+  bind.startAccepting({
+    onSession: (session) => {
+      Promise.resolve()
+        .then(() => handler(session))
+        .catch((error) => {
+          try {
+            onError(error, session);
+          } catch { /* a failing reporter must not stop the server */ }
+        })
+        .finally(() => session.close());
+    },
+    stop: () => {
+      signal?.removeEventListener("abort", abort);
+      resolve();
+    },
   });
+  signal?.addEventListener("abort", abort, { once: true });
+  return stopped;
 }

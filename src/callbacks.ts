@@ -151,13 +151,18 @@ const CHANNEL_CALLBACK_NAMES: readonly ChannelCallbackName[] = [
 
 type Listener = (name: string, set: boolean) => void;
 
-/** A set of named optional functions whose changes are observed by the structs that use them. */
-class CallbackSet<U, F extends object> {
+/**
+ * The common part of `ServerCallbacks` and `ChannelCallbacks`: named optional
+ * functions, each also a settable property, plus the `userdata` passed to
+ * every call. Changes after the set was installed take effect at once.
+ */
+export class CallbackSet<U, F extends object> {
   /** Passed as the last argument of every callback. */
   userdata: U;
   readonly #functions: Partial<F> = {};
   readonly #listeners = new Set<Listener>();
 
+  /** Defines one property per name, initialised from `functions`. */
   constructor(names: readonly (keyof F & string)[], userdata: U, functions: Partial<F>) {
     this.userdata = userdata;
     for (const name of names) {
@@ -211,8 +216,7 @@ export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackF
     super(SERVER_CALLBACK_NAMES, userdata as U, functions);
   }
 }
-// Declaration merging gives the instance its typed properties.
-// deno-lint-ignore no-empty-interface
+/** The typed function properties of a `ServerCallbacks` (declaration merging). */
 export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U> {}
 
 /**
@@ -237,5 +241,5 @@ export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbac
     super(CHANNEL_CALLBACK_NAMES, userdata as U, functions);
   }
 }
-// deno-lint-ignore no-empty-interface
+/** The typed function properties of a `ChannelCallbacks` (declaration merging). */
 export interface ChannelCallbacks<U = unknown> extends ChannelCallbackFunctions<U> {}

@@ -456,8 +456,8 @@ export class SshChannel {
   }
 
   /** Adds a set of callbacks (libssh keeps a list: earlier sets stay). */
-  setCallbacks(callbacks: ChannelCallbacks): void {
-    channelCore(this).live().setCallbacks(callbacks);
+  setCallbacks<U>(callbacks: ChannelCallbacks<U>): void {
+    channelCore(this).live().setCallbacks(callbacks as ChannelCallbacks);
   }
 
   /**

@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { Pointer } from "../ffi/backend.ts";
+import type { Libssh, Pointer } from "../ffi/backend.ts";
 import * as c from "../ffi/constants.ts";
 import { cString, cStringArray } from "../ffi/cstring.ts";
-import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
+import { type AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
 import { adoptChannel, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle, type SshKey } from "./key.ts";
@@ -24,11 +24,11 @@ import type { Session, SessionCore } from "./session.ts";
  * ```
  */
 export enum RequestType {
-  Auth = c.SSH_REQUEST_AUTH,
-  ChannelOpen = c.SSH_REQUEST_CHANNEL_OPEN,
-  Channel = c.SSH_REQUEST_CHANNEL,
-  Service = c.SSH_REQUEST_SERVICE,
-  Global = c.SSH_REQUEST_GLOBAL,
+  Auth = 1, // SSH_REQUEST_AUTH
+  ChannelOpen = 2, // SSH_REQUEST_CHANNEL_OPEN
+  Channel = 3, // SSH_REQUEST_CHANNEL
+  Service = 4, // SSH_REQUEST_SERVICE
+  Global = 5, // SSH_REQUEST_GLOBAL
 }
 
 /**
@@ -42,12 +42,12 @@ export enum RequestType {
  * ```
  */
 export enum ChannelType {
-  Unknown = c.SSH_CHANNEL_UNKNOWN,
-  Session = c.SSH_CHANNEL_SESSION,
-  DirectTcpip = c.SSH_CHANNEL_DIRECT_TCPIP,
-  ForwardedTcpip = c.SSH_CHANNEL_FORWARDED_TCPIP,
-  X11 = c.SSH_CHANNEL_X11,
-  AuthAgent = c.SSH_CHANNEL_AUTH_AGENT,
+  Unknown = 0, // SSH_CHANNEL_UNKNOWN
+  Session = 1, // SSH_CHANNEL_SESSION
+  DirectTcpip = 2, // SSH_CHANNEL_DIRECT_TCPIP
+  ForwardedTcpip = 3, // SSH_CHANNEL_FORWARDED_TCPIP
+  X11 = 4, // SSH_CHANNEL_X11
+  AuthAgent = 5, // SSH_CHANNEL_AUTH_AGENT
 }
 
 /**
@@ -61,10 +61,10 @@ export enum ChannelType {
  * ```
  */
 export enum GlobalRequestType {
-  Unknown = c.SSH_GLOBAL_REQUEST_UNKNOWN,
-  TcpipForward = c.SSH_GLOBAL_REQUEST_TCPIP_FORWARD,
-  CancelTcpipForward = c.SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD,
-  Keepalive = c.SSH_GLOBAL_REQUEST_KEEPALIVE,
+  Unknown = 0, // SSH_GLOBAL_REQUEST_UNKNOWN
+  TcpipForward = 1, // SSH_GLOBAL_REQUEST_TCPIP_FORWARD
+  CancelTcpipForward = 2, // SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD
+  Keepalive = 3, // SSH_GLOBAL_REQUEST_KEEPALIVE
 }
 
 /**
@@ -78,14 +78,14 @@ export enum GlobalRequestType {
  * ```
  */
 export enum ChannelRequestType {
-  Unknown = c.SSH_CHANNEL_REQUEST_UNKNOWN,
-  Pty = c.SSH_CHANNEL_REQUEST_PTY,
-  Exec = c.SSH_CHANNEL_REQUEST_EXEC,
-  Shell = c.SSH_CHANNEL_REQUEST_SHELL,
-  Env = c.SSH_CHANNEL_REQUEST_ENV,
-  Subsystem = c.SSH_CHANNEL_REQUEST_SUBSYSTEM,
-  WindowChange = c.SSH_CHANNEL_REQUEST_WINDOW_CHANGE,
-  X11 = c.SSH_CHANNEL_REQUEST_X11,
+  Unknown = 0, // SSH_CHANNEL_REQUEST_UNKNOWN
+  Pty = 1, // SSH_CHANNEL_REQUEST_PTY
+  Exec = 2, // SSH_CHANNEL_REQUEST_EXEC
+  Shell = 3, // SSH_CHANNEL_REQUEST_SHELL
+  Env = 4, // SSH_CHANNEL_REQUEST_ENV
+  Subsystem = 5, // SSH_CHANNEL_REQUEST_SUBSYSTEM
+  WindowChange = 6, // SSH_CHANNEL_REQUEST_WINDOW_CHANGE
+  X11 = 7, // SSH_CHANNEL_REQUEST_X11
 }
 
 /**
@@ -109,12 +109,15 @@ export interface InteractiveRequest {
   name?: string;
   /** Instruction shown before the prompts (may be empty). */
   instruction?: string;
+  /** The prompts, answered in this order. */
   prompts: InteractivePrompt[];
 }
 
 /** A host and port of a channel open or a forwarding request. */
 export interface Endpoint {
+  /** Host name or address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -164,7 +167,7 @@ export class Message {
   }
 
   #reply(what: string, fn: () => number): void {
-    const handle = this.#live();
+    this.#live();
     if (this.#replied) throw new SshError("libssh", `${what}: the message was already answered`);
     const rc = this.#session.call(fn);
     this.#replied = true;
@@ -172,7 +175,6 @@ export class Message {
     if (rc !== c.SSH_OK) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.#session.errorText() });
     }
-    void handle;
   }
 
   /** @internal Whether a reply was sent. */
@@ -185,7 +187,7 @@ export class Message {
     this.#valid = false;
   }
 
-  get #libssh() {
+  get #libssh(): Libssh {
     return this.#session.backend.libssh;
   }
 

@@ -62,7 +62,7 @@ export class SessionCore {
   readonly handle: Pointer;
   readonly address: bigint;
   readonly session: Session;
-  readonly channels = new Map<bigint, SshChannel>();
+  readonly channels: Map<bigint, SshChannel> = new Map();
   readonly peer: SocketAddress | null;
   /** Set once `close()` was called: the public API refuses further use. */
   closed = false;
@@ -74,7 +74,8 @@ export class SessionCore {
   kexDone = false;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
-  onError: ErrorHandler = (error, context) => console.error(`libssh session ${context}:`, error);
+  onError: ErrorHandler = (error: unknown, context: string): void =>
+    console.error(`libssh session ${context}:`, error);
 
   #depth = 0;
   #deferred: (() => void)[] = [];
@@ -359,6 +360,25 @@ export class SessionCore {
   }
 }
 
+/** The key exchange loop: `ssh_handle_key_exchange` until done, waiting for the socket in between. */
+async function keyExchange(core: SessionCore): Promise<boolean> {
+  while (!core.kexDone) {
+    if (core.disconnected) return false;
+    const rc = core.call(() => core.backend.libssh.ssh_handle_key_exchange(core.handle));
+    if (rc === SSH_OK) {
+      core.kexDone = true;
+      core.updateInterest();
+    } else if (rc === SSH_AGAIN) {
+      await core.waitForKex();
+      if (core.closed) return false;
+    } else {
+      core.markDisconnected();
+      return false;
+    }
+  }
+  return true;
+}
+
 const coreOf = new WeakMap<Session, SessionCore>();
 
 /** The internals of a session (not part of the public API). */
@@ -411,23 +431,8 @@ export class Session {
    * Runs the key exchange without blocking. Resolves true when it succeeded,
    * false when it failed or the client went away (`getError()` tells why).
    */
-  async handleKeyExchange(): Promise<boolean> {
-    const core = sessionCore(this).live();
-    while (!core.kexDone) {
-      if (core.disconnected) return false;
-      const rc = core.call(() => core.backend.libssh.ssh_handle_key_exchange(core.handle));
-      if (rc === SSH_OK) {
-        core.kexDone = true;
-        core.updateInterest();
-      } else if (rc === SSH_AGAIN) {
-        await core.waitForKex();
-        if (core.closed) return false;
-      } else {
-        core.markDisconnected();
-        return false;
-      }
-    }
-    return true;
+  handleKeyExchange(): Promise<boolean> {
+    return keyExchange(sessionCore(this).live());
   }
 
   /** Sets the authentication methods offered to the client. */
@@ -437,8 +442,8 @@ export class Session {
   }
 
   /** Installs server callbacks (replacing earlier ones); later changes to them take effect. */
-  setServerCallbacks(callbacks: ServerCallbacks): void {
-    sessionCore(this).live().setServerCallbacks(callbacks);
+  setServerCallbacks<U>(callbacks: ServerCallbacks<U>): void {
+    sessionCore(this).live().setServerCallbacks(callbacks as ServerCallbacks);
   }
 
   /**

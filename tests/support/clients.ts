@@ -1,0 +1,134 @@
+/**
+ * Real SSH clients for the tests, each in its own process: OpenSSH `ssh`
+ * (with `sshpass`), the npm `ssh2` client, and Python's paramiko.
+ *
+ * @module
+ */
+
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** What a client process printed and how it ended. */
+export interface ProcessResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: string | null;
+}
+
+/** Runs a command to completion (killed after `timeoutMs`). */
+export function run(
+  command: string,
+  args: string[],
+  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, ...options.env },
+    });
+    const stdout: Uint8Array[] = [];
+    const stderr: Uint8Array[] = [];
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+    child.stdout.on("data", (d) => stdout.push(d));
+    child.stderr.on("data", (d) => stderr.push(d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+        code,
+        signal,
+      });
+    });
+    child.stdin.on("error", () => {});
+    child.stdin.end(options.input);
+  });
+}
+
+/** Options common to OpenSSH invocations. */
+export const SSH_OPTIONS = [
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+  "-o",
+  "ConnectTimeout=10",
+];
+
+/** `sshpass -p PASSWORD ssh … user@127.0.0.1 COMMAND` with password auth only. */
+export function sshWithPassword(
+  port: number,
+  password: string,
+  command: string,
+  options: { input?: string | Uint8Array; extra?: string[] } = {},
+): Promise<ProcessResult> {
+  return run("sshpass", [
+    "-p",
+    password,
+    "ssh",
+    "-p",
+    String(port),
+    ...SSH_OPTIONS,
+    "-o",
+    "PreferredAuthentications=password",
+    "-o",
+    "PubkeyAuthentication=no",
+    ...(options.extra ?? []),
+    "tester@127.0.0.1",
+    command,
+  ], { input: options.input });
+}
+
+/** `ssh -i KEY … user@127.0.0.1 COMMAND` with public key auth only. */
+export function sshWithKey(port: number, identity: string, command: string): Promise<ProcessResult> {
+  return run("ssh", [
+    "-p",
+    String(port),
+    ...SSH_OPTIONS,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "PreferredAuthentications=publickey",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-i",
+    identity,
+    "tester@127.0.0.1",
+    command,
+  ]);
+}
+
+/** Result of the ssh2 client script. */
+export interface Ssh2Result {
+  ok: boolean;
+  error?: string;
+  /** Present when at most 64 KiB. */
+  stdout?: string;
+  stdoutLength?: number;
+  stdoutSha256?: string;
+  stderr?: string;
+  code?: number | null;
+  signal?: string | null;
+}
+
+const SSH2_CLIENT = fileURLToPath(new URL("./ssh2_client.mjs", import.meta.url));
+
+/** Runs `tests/support/ssh2_client.mjs` under Node with `options`. */
+export async function ssh2(options: Record<string, unknown>): Promise<Ssh2Result> {
+  const result = await run("node", [SSH2_CLIENT, JSON.stringify(options)]);
+  const line = result.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`ssh2 client printed no result: ${result.stdout} ${result.stderr}`);
+  }
+}
+
+/** Runs a Python script with Debian's python3 (which has paramiko). */
+export function python(script: string, args: string[] = []): Promise<ProcessResult> {
+  return run("/usr/bin/python3", ["-c", script, ...args]);
+}
