@@ -415,3 +415,17 @@ test("ssh exit codes and stdin via the test server", async () => {
   ]);
   assert.deepEqual([result.stdout, result.code], ["ran: some command\n", 0]);
 });
+
+test("a process whose server is closed exits by itself (no poll keeps it alive)", async () => {
+  const script = `import { Bind, listen, SshKey } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
+const done = listen(() => {}, bind);
+setTimeout(() => bind.close(), 100);
+await done;
+console.log("listen returned");`;
+  const deno = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
+  const result = await run(deno, ["eval", "--ext=ts", script], { timeoutMs: 10_000 });
+  assert.equal(result.signal, null, "the process had to be killed: something kept it alive");
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.trim(), "listen returned");
+});
