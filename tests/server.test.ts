@@ -417,7 +417,9 @@ test("ssh exit codes and stdin via the test server", async () => {
 });
 
 test("a process whose server is closed exits by itself (no poll keeps it alive)", async () => {
-  const script = `import { Bind, listen, SshKey } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+  const script = `import { Bind, listen, SshKey } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
 const bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
 const done = listen(() => {}, bind);
 setTimeout(() => bind.close(), 100);
