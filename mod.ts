@@ -48,3 +48,11 @@ export {
 } from "./src/message.ts";
 export { type ErrorHandler, Session } from "./src/session.ts";
 export type { SocketAddress } from "./ffi/socket.ts";
+export {
+  type DemoClient,
+  DemoServer,
+  type DemoServerOptions,
+  type ExecContext,
+  type ExecHandler,
+  type TimelineEntry,
+} from "./src/demo/mod.ts";

@@ -111,6 +111,8 @@ export interface Ssh2Result {
   stdoutLength?: number;
   stdoutSha256?: string;
   stderr?: string;
+  firstOutputMs?: number | null;
+  totalMs?: number;
   code?: number | null;
   signal?: string | null;
 }

@@ -42,13 +42,18 @@ function connect() {
 
 function exec(client, command, stdin) {
   return new Promise((resolve, reject) => {
-    client.exec(command, (error, stream) => {
+    client.exec(command, { env: options.env }, (error, stream) => {
       if (error) return reject(error);
       const stdout = [];
       const stderr = [];
       let code = null;
       let signal = null;
-      stream.on("data", (d) => stdout.push(d));
+      let firstOutputAt = null;
+      const startedAt = Date.now();
+      stream.on("data", (d) => {
+        if (stdout.length === 0) firstOutputAt = Date.now();
+        stdout.push(d);
+      });
       stream.stderr.on("data", (d) => stderr.push(d));
       stream.on("exit", (c, s) => {
         code = c;
@@ -64,6 +69,8 @@ function exec(client, command, stdin) {
           stderr: Buffer.concat(stderr).toString("utf8"),
           code,
           signal,
+          firstOutputMs: firstOutputAt === null ? null : firstOutputAt - startedAt,
+          totalMs: Date.now() - startedAt,
         });
       });
       if (options.stdinFile !== undefined) stream.end(readFileSync(options.stdinFile));

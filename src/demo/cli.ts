@@ -1,0 +1,94 @@
+/**
+ * The DemoServer as a command, for tests written in any language.
+ *
+ *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--password PW]
+ *     [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
+ *     [--verbose] [--timeline]
+ *
+ * The first line on stdout is one JSON object:
+ * `{"host","port","password","hostKeyFingerprint","knownHosts"}`. Runs until
+ * SIGINT or SIGTERM, then closes every connection and exits 0 (printing the
+ * timeline on stderr with `--timeline`). Bad flags: usage on stderr, exit 2.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DemoServer } from "./demo_server.ts";
+
+const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--allow-auth-none]
+            [--authorized-keys FILE] [--host-key FILE] [--verbose] [--timeline]`;
+
+function fail(message: string): never {
+  console.error(`demo: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "0" },
+      password: { type: "string", default: "foo" },
+      "allow-auth-none": { type: "boolean", default: false },
+      "authorized-keys": { type: "string" },
+      "host-key": { type: "string" },
+      verbose: { type: "boolean", default: false },
+      timeline: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }));
+} catch (error) {
+  fail((error as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const port = Number(values.port);
+if (!/^\d+$/.test(values.port) || port > 65535) {
+  fail(`--port must be a number from 0 to 65535, not ${values.port}`);
+}
+
+let server: DemoServer;
+try {
+  server = await DemoServer.start({
+    host: values.host,
+    port,
+    password: values.password,
+    allowAuthNone: values["allow-auth-none"],
+    authorizedKeys: values["authorized-keys"],
+    hostKey: values["host-key"],
+    verbose: values.verbose,
+  });
+} catch (error) {
+  console.error(`demo: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+console.log(JSON.stringify({
+  host: server.host,
+  port: server.port,
+  password: server.password,
+  hostKeyFingerprint: server.fingerprint,
+  knownHosts: server.knownHostsLine,
+}));
+console.log(
+  `connect with: sshpass -p ${server.password} ssh -p ${server.port} -o PreferredAuthentications=password ` +
+    `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${server.host}`,
+);
+
+let stopping = false;
+const stop = async (): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  await server.close();
+  if (values.timeline) server.printTimeline((text) => console.error(text));
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());

@@ -1,0 +1,91 @@
+/**
+ * Runs a client's command (or subsystem) as a child process wired to a
+ * channel: output streamed with back-pressure, client EOF closes stdin, and
+ * the exit status or signal sent before EOF and close.
+ *
+ * @module
+ */
+
+import { spawn } from "node:child_process";
+import type { SshChannel } from "../channel.ts";
+
+/** How a command ended. */
+export interface CommandExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A running command. */
+export interface RunningCommand {
+  /** Data from the client. */
+  input(data: Uint8Array): void;
+  /** The client sent EOF. */
+  endInput(): void;
+  /** Sends a signal (`"TERM"` or `"SIGTERM"`). */
+  kill(signal?: string): void;
+  /** Resolves once the command ended and the channel was told. */
+  readonly finished: Promise<CommandExit>;
+}
+
+/** Options of `runCommand`. */
+export interface CommandOptions {
+  env: Record<string, string>;
+  cwd?: string;
+  /** Kill the command after this many milliseconds. */
+  timeout?: number;
+}
+
+/** Starts `argv` and connects it to `channel`. */
+export function runCommand(channel: SshChannel, argv: string[], options: CommandOptions): RunningCommand {
+  const child = spawn(argv[0], argv.slice(1), {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  child.stdin.on("error", () => {}); // the command may exit before reading its input
+  const spawned = new Promise<void>((resolve) => {
+    child.on("spawn", resolve);
+    child.on("error", () => resolve());
+  });
+  const pump = async (stream: AsyncIterable<Uint8Array>, stderr: boolean): Promise<void> => {
+    try {
+      for await (const chunk of stream) await channel.write(chunk, { stderr });
+    } catch {
+      child.kill("SIGKILL"); // the client is gone: nobody reads the output any more
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
+  const timer = options.timeout ? setTimeout(() => child.kill("SIGKILL"), options.timeout) : undefined;
+  const exited = new Promise<CommandExit>((resolve) => {
+    child.on("error", (error) => {
+      void channel.write(`${argv[0]}: ${error.message}\n`, { stderr: true }).catch(() => {});
+      resolve({ code: 127, signal: null });
+    });
+    child.on("close", (code, signal) => resolve({ code, signal }));
+  });
+  const finished = (async () => {
+    const exit = await exited;
+    clearTimeout(timer);
+    await pumps;
+    if (channel.isOpen) {
+      try {
+        if (exit.signal) await channel.sendExitSignal(exit.signal);
+        else await channel.sendExitStatus(exit.code ?? 0);
+        await channel.sendEof();
+      } catch { /* the client closed the channel meanwhile */ }
+    }
+    await channel.close();
+    return exit;
+  })();
+  return {
+    input: (data) => void spawned.then(() => child.stdin.write(data)),
+    endInput: () => void spawned.then(() => child.stdin.end()),
+    kill: (signal = "TERM") => {
+      const name = signal.startsWith("SIG") ? signal : `SIG${signal}`;
+      try {
+        child.kill(name as NodeJS.Signals);
+      } catch { /* unknown signal name: ignored, as sshd does */ }
+    },
+    finished,
+  };
+}

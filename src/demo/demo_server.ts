@@ -1,0 +1,418 @@
+/**
+ * `DemoServer`: a disposable SSH server for test suites.
+ *
+ * @module
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
+import { Bind, listen } from "../bind.ts";
+import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
+import { SshChannel } from "../channel.ts";
+import { SessionEvent } from "../event.ts";
+import { SshKey } from "../key.ts";
+import { type Message, RequestType } from "../message.ts";
+import type { Session } from "../session.ts";
+import { runCommand, type RunningCommand } from "./command.ts";
+import { Timeline, type TimelineEntry } from "./timeline.ts";
+
+const SFTP_SERVERS = [
+  "/usr/lib/openssh/sftp-server",
+  "/usr/libexec/openssh/sftp-server",
+  "/usr/libexec/sftp-server",
+];
+const KBDINT_TOKEN = "bar";
+
+/** Fakes a command in-process instead of running `sh -c`. */
+export type ExecHandler = (
+  command: string,
+  channel: SshChannel,
+  context: ExecContext,
+) => number | void | Promise<number | void>;
+
+/** What an `exec` handler gets besides the command and channel. */
+export interface ExecContext {
+  /** The environment the command would run with (server env plus client env requests). */
+  env: Record<string, string>;
+  /** The client that runs the command. */
+  client: DemoClient;
+}
+
+/** Options of `DemoServer.start`. */
+export interface DemoServerOptions {
+  /** Address to listen on. Default `"127.0.0.1"`. */
+  host?: string;
+  /** Port; 0 (default) picks a free one, see `ds.port`. */
+  port?: number;
+  /** The password every user logs in with (password and keyboard-interactive). Default `"foo"`. */
+  password?: string;
+  /** Let clients log in with the "none" method. Default false. */
+  allowAuthNone?: boolean;
+  /** Keys allowed for public key auth: `SshKey`s, or the path of an `authorized_keys` file. */
+  authorizedKeys?: SshKey[] | string;
+  /** Host key (an `SshKey` or a private key file); an ed25519 key is generated when omitted. */
+  hostKey?: SshKey | string;
+  /** Print each timeline entry on stderr as it happens. Default false. */
+  verbose?: boolean;
+  /** Variables added to the commands' environment (on top of this process's). */
+  env?: Record<string, string>;
+  /** Working directory of commands. Default: this process's. */
+  cwd?: string;
+  /** Fake commands in-process: return the exit status (default 0). */
+  exec?: ExecHandler;
+  /** Kill commands that run longer than this many milliseconds. Default: no limit. */
+  timeout?: number;
+}
+
+/** One client connection, as the DemoServer saw it. */
+export interface DemoClient {
+  /** Number in the timeline (1, 2, …). */
+  readonly id: number;
+  /** `address:port` of the client. */
+  readonly peer: string;
+  /** User name of the login, once logged in. */
+  user: string | undefined;
+  /** `"password"`, `"keyboard-interactive"`, `"publickey"` or `"none"`, once logged in. */
+  authMethod: string | undefined;
+  /** Channels opened so far. */
+  channels: number;
+  /** Commands run, in order (subsystems as `subsystem:<name>`). */
+  readonly commands: string[];
+}
+
+/** Records a timeline event for one client. */
+type Recorder = (event: string, data?: Record<string, unknown>) => void;
+
+function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
+  if (keys === undefined) return [];
+  if (Array.isArray(keys)) {
+    for (const key of keys) {
+      if (!(key instanceof SshKey)) throw new TypeError("authorizedKeys must hold SshKey objects");
+    }
+    return [...keys];
+  }
+  return readFileSync(keys, "utf8").split("\n").map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => SshKey.fromPublicKey(line));
+}
+
+/**
+ * A throw-away SSH server for tests: password (any user), keyboard-interactive
+ * (`Password: ` then `Token: `, answers: the password and `bar`), public key
+ * and optional "none" auth; `sh -c` exec with streamed output, stdin, EOF,
+ * exit status or signal and merged environment; SFTP through OpenSSH's
+ * `sftp-server`. Binds 127.0.0.1 on a free port by default. Not for
+ * production: it runs whatever clients ask.
+ *
+ * @example
+ * ```ts
+ * import { DemoServer } from "@libssh/libssh/demo";
+ *
+ * await using ds = await DemoServer.start({ password: "secret" });
+ * console.log(`sshpass -p secret ssh -p ${ds.port} user@${ds.host} echo hi`);
+ * console.log(ds.knownHostsLine);
+ * ```
+ */
+export class DemoServer {
+  /** The listening bind. */
+  readonly bind: Bind;
+  /** Whether each event is printed as it happens. */
+  readonly verbose: boolean;
+  /** The accepted password. */
+  readonly password: string;
+  /** Whether "none" auth logs clients in. */
+  readonly allowAuthNone: boolean;
+  /** Keys accepted for public key auth. */
+  readonly authorizedKeys: SshKey[];
+  /** Every client that connected, in order. */
+  readonly clients: DemoClient[] = [];
+  /** The address listened on. */
+  readonly host: string;
+  /** The real port. */
+  readonly port: number;
+  /** The host key. */
+  readonly hostKey: SshKey;
+  readonly #timeline = new Timeline();
+  readonly #options: DemoServerOptions;
+  readonly #sessions = new Set<Session>();
+  readonly #commands = new Set<RunningCommand>();
+  readonly #ownsHostKey: boolean;
+  #listening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: DemoServerOptions) {
+    this.#options = options;
+    this.verbose = options.verbose ?? false;
+    this.password = options.password ?? "foo";
+    this.allowAuthNone = options.allowAuthNone ?? false;
+    this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
+    this.host = options.host ?? "127.0.0.1";
+    this.#ownsHostKey = options.hostKey === undefined;
+    this.hostKey = options.hostKey === undefined
+      ? SshKey.generate("ed25519")
+      : typeof options.hostKey === "string"
+      ? SshKey.fromFile(options.hostKey)
+      : options.hostKey;
+    const methods = [AuthMethod.Password, AuthMethod.Interactive, AuthMethod.PublicKey];
+    if (this.allowAuthNone) methods.push(AuthMethod.None);
+    this.bind = new Bind({
+      addr: this.host,
+      port: options.port ?? 0,
+      hostKey: this.hostKey,
+      authMethods: methods,
+    });
+    this.port = this.bind.port;
+    if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
+  }
+
+  /** Starts a server; resolves once it accepts connections. */
+  static start(options: DemoServerOptions = {}): Promise<DemoServer> {
+    const server = new DemoServer(options);
+    server.#listen();
+    return Promise.resolve(server);
+  }
+
+  /** The host key's fingerprint, as `ssh-keygen -l` prints it. */
+  get fingerprint(): string {
+    return this.hostKey.fingerprint();
+  }
+
+  /** A complete OpenSSH `known_hosts` line for this server. */
+  get knownHostsLine(): string {
+    const host = this.port === 22 ? this.host : `[${this.host}]:${this.port}`;
+    return `${host} ${this.hostKey.toPublicKeyString()}`;
+  }
+
+  /** Everything that happened, oldest first. */
+  get timeline(): readonly TimelineEntry[] {
+    return this.#timeline.entries;
+  }
+
+  /** Prints the timeline as a table (never throws). */
+  printTimeline(print: (text: string) => void = console.log): void {
+    try {
+      print(this.#timeline.toString());
+    } catch (error) {
+      try {
+        print(`(timeline could not be printed: ${error})`);
+      } catch { /* nothing left to try */ }
+    }
+  }
+
+  #listen(): void {
+    this.bind.setMessageCallback((session, message) => this.#onMessage(session, message));
+    this.#timeline.record(0, "listening", { host: this.host, port: this.port });
+    this.#listening = listen((session) => this.#serve(session), this.bind, {
+      onError: (error) => this.#timeline.record(0, "handler-error", { error: String(error) }),
+    });
+  }
+
+  #clientOf = new WeakMap<Session, DemoClient>();
+
+  async #serve(session: Session): Promise<void> {
+    const peer = session.peerAddress;
+    const client: DemoClient = {
+      id: this.clients.length + 1,
+      peer: peer ? `${peer.address}:${peer.port}` : "unknown",
+      user: undefined,
+      authMethod: undefined,
+      channels: 0,
+      commands: [],
+    };
+    this.clients.push(client);
+    this.#clientOf.set(session, client);
+    this.#sessions.add(session);
+    const record = this.#recorder(client);
+    record("connected", { peer: client.peer });
+    session.onError = (error, context) => record("callback-error", { context, error: String(error) });
+    session.setServerCallbacks(this.#serverCallbacks(client, record));
+    try {
+      if (!await session.handleKeyExchange()) {
+        record("kex-failed", { reason: session.isClosed ? "closed" : session.getError() });
+        return;
+      }
+      record("kex-done");
+      using _event = new SessionEvent(session);
+      await session.disconnected;
+    } finally {
+      record("disconnected");
+      this.#sessions.delete(session);
+    }
+  }
+
+  #recorder(client: DemoClient): Recorder {
+    return (event, data = {}) => this.#timeline.record(client.id, event, data);
+  }
+
+  #loggedIn(client: DemoClient, user: string, method: string, record: Recorder): void {
+    client.user = user;
+    client.authMethod = method;
+    record("auth-success", { user, method });
+  }
+
+  #serverCallbacks(
+    client: DemoClient,
+    record: Recorder,
+  ): ServerCallbacks<undefined> {
+    return new ServerCallbacks(undefined, {
+      onAuthPassword: (_session, user, password) => {
+        const ok = password === this.password;
+        record("auth-password", { user, ok }); // the password itself is never recorded
+        if (ok) this.#loggedIn(client, user, "password", record);
+        return ok ? AuthStatus.Success : AuthStatus.Denied;
+      },
+      onAuthNone: (_session, user) => {
+        record("auth-none", { user, ok: this.allowAuthNone });
+        if (this.allowAuthNone) this.#loggedIn(client, user, "none", record);
+        return this.allowAuthNone ? AuthStatus.Success : AuthStatus.Denied;
+      },
+      onAuthPubkey: (_session, user, key, state) => {
+        const known = this.authorizedKeys.some((k) => k.equals(key));
+        record("auth-publickey", {
+          user,
+          key: key.fingerprint(),
+          known,
+          signed: state === PublicKeyState.Valid,
+        });
+        key.close();
+        if (!known || (state !== PublicKeyState.None && state !== PublicKeyState.Valid)) {
+          return AuthStatus.Denied;
+        }
+        if (state === PublicKeyState.Valid) this.#loggedIn(client, user, "publickey", record);
+        return AuthStatus.Success;
+      },
+      onChannelOpenRequestSession: (session) => {
+        client.channels++;
+        record("channel-open", { type: "session" });
+        return this.#sessionChannel(session, client, record);
+      },
+    });
+  }
+
+  #onMessage(session: Session, message: Message): boolean {
+    const client = this.#clientOf.get(session);
+    if (!client || message.type !== RequestType.Auth || message.subtype !== AuthMethod.Interactive) {
+      return true;
+    }
+    const record = this.#recorder(client);
+    if (!message.isKbdintResponse) {
+      record("auth-kbdint", { user: message.authUser, step: "prompts" });
+      message.sendInteractivePrompts({ prompts: [{ prompt: "Password: " }, { prompt: "Token: " }] });
+      return false;
+    }
+    const answers = message.kbdintAnswers;
+    const ok = answers.length === 2 && answers[0] === this.password && answers[1] === KBDINT_TOKEN;
+    record("auth-kbdint", { user: message.authUser, step: "answers", ok }); // answers are never recorded
+    if (ok) {
+      const user = message.authUser;
+      message.replyAuthSuccess();
+      this.#loggedIn(client, user, "keyboard-interactive", record);
+    } else {
+      message.replyDefault();
+    }
+    return false;
+  }
+
+  #sessionChannel(
+    session: Session,
+    client: DemoClient,
+    record: Recorder,
+  ): SshChannel {
+    const channel = new SshChannel(session);
+    const clientEnv: Record<string, string> = {};
+    let running: RunningCommand | undefined;
+    const environment = (): Record<string, string> => {
+      const base: Record<string, string> = {};
+      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
+      return { ...base, ...this.#options.env, ...clientEnv };
+    };
+    const start = (argv: string[], label: string): void => {
+      client.commands.push(label);
+      record("exec", { command: label });
+      const command = runCommand(channel, argv, {
+        env: environment(),
+        cwd: this.#options.cwd,
+        timeout: this.#options.timeout,
+      });
+      running = command;
+      this.#commands.add(command);
+      void command.finished.then((exit) => {
+        this.#commands.delete(command);
+        record(
+          exit.signal ? "exit-signal" : "exit-status",
+          exit.signal ? { signal: exit.signal } : { code: exit.code },
+        );
+      });
+    };
+    const fake = (command: string, handler: ExecHandler): void => {
+      client.commands.push(command);
+      record("exec", { command, handler: true });
+      void (async () => {
+        let status = 1;
+        try {
+          status = (await handler(command, channel, { env: environment(), client })) ?? 0;
+        } catch (error) {
+          record("exec-error", { error: String(error) });
+          await channel.write(`${error}\n`, { stderr: true }).catch(() => {});
+        }
+        if (!channel.isOpen) return;
+        await channel.sendExitStatus(status).then(() => channel.sendEof()).catch(() => {});
+        record("exit-status", { code: status });
+        await channel.close();
+      })();
+    };
+    channel.setCallbacks(
+      new ChannelCallbacks(undefined, {
+        onEnvRequest: (_s, _c, name, value) => {
+          clientEnv[name] = value;
+          record("env", { name });
+          return true;
+        },
+        onExecRequest: (_s, _c, command) => {
+          if (running) return false;
+          if (this.#options.exec) fake(command, this.#options.exec);
+          else start(["sh", "-c", command], command);
+          return true;
+        },
+        onSubsystemRequest: (_s, _c, subsystem) => {
+          const binary = SFTP_SERVERS.find((path) => existsSync(path));
+          if (running || subsystem !== "sftp" || !binary) {
+            record("subsystem-refused", { subsystem });
+            return false;
+          }
+          start([binary], `subsystem:${subsystem}`);
+          return true;
+        },
+        onData: (_s, _c, data) => running?.input(data),
+        onEof: () => running?.endInput(),
+        onSignal: (_s, _c, signal) => {
+          record("signal", { signal });
+          running?.kill(signal);
+        },
+        onClose: () => {
+          record("channel-close");
+          running?.kill("KILL");
+        },
+      }),
+    );
+    return channel;
+  }
+
+  /** Ends every client and stops listening. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.bind.close();
+      for (const command of this.#commands) command.kill("KILL");
+      await Promise.all([...this.#sessions].map((session) => session.close()));
+      await this.#listening;
+      this.#timeline.record(0, "closed");
+      if (this.#ownsHostKey) this.hostKey.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The DemoServer's timeline: what happened, when, for which client. Secrets
+ * (passwords, keyboard-interactive answers) are never recorded.
+ *
+ * @module
+ */
+
+/** One recorded event. */
+export interface TimelineEntry {
+  /** Milliseconds since the server started. */
+  time: number;
+  /** The client's number (0 for the server itself). */
+  client: number;
+  /** What happened, e.g. `"auth-password"`, `"exec"`, `"exit-status"`. */
+  event: string;
+  /** Details (never a secret). */
+  data: Record<string, unknown>;
+}
+
+const DATA_WIDTH = 80;
+
+function describe(data: Record<string, unknown>): string {
+  let text: string;
+  try {
+    text = Object.entries(data).map(([k, v]) =>
+      `${k}=${typeof v === "string" ? JSON.stringify(v) : String(v)}`
+    )
+      .join(" ");
+  } catch {
+    text = "(unprintable)";
+  }
+  return text.length > DATA_WIDTH ? `${text.slice(0, DATA_WIDTH - 1)}…` : text;
+}
+
+/** A list of timeline entries that can print itself. */
+export class Timeline {
+  readonly #start = performance.now();
+  /** The entries, oldest first. */
+  readonly entries: TimelineEntry[] = [];
+  /** Called with each new entry (the `verbose` printer). */
+  onEntry: ((entry: TimelineEntry) => void) | undefined;
+
+  /** Records an event. */
+  record(client: number, event: string, data: Record<string, unknown> = {}): void {
+    const entry = { time: Math.round((performance.now() - this.#start) * 10) / 10, client, event, data };
+    this.entries.push(entry);
+    try {
+      this.onEntry?.(entry);
+    } catch { /* a failing printer must not break the server */ }
+  }
+
+  /** Formats one entry as a table row. */
+  static format(entry: TimelineEntry): string {
+    const time = entry.time.toFixed(1).padStart(9);
+    const client = String(entry.client).padStart(6);
+    return `${time}  ${client}  ${entry.event.padEnd(18)}  ${describe(entry.data)}`;
+  }
+
+  /** The whole timeline as a table. */
+  toString(): string {
+    const header = `  time ms  client  ${"event".padEnd(18)}  data`;
+    return [header, ...this.entries.map(Timeline.format)].join("\n");
+  }
+}
