@@ -88,18 +88,7 @@ test("exec: exact quoting, streaming, stdin and EOF, exit codes and signals, env
   assert.ok(streamed.firstOutputMs! < 1500, `first line after ${streamed.firstOutputMs} ms`);
   assert.ok(streamed.totalMs! >= 2000);
   const input = randomBytes(300_000);
-  const cat = await run("sshpass", [
-    "-p",
-    "foo",
-    "ssh",
-    "-p",
-    String(ds.port),
-    ...SSH_OPTIONS,
-    "-o",
-    "PreferredAuthentications=password",
-    "tester@127.0.0.1",
-    "sha256sum",
-  ], { input });
+  const cat = await sshWithPassword(ds.port, "foo", "sha256sum", { input });
   assert.equal(cat.stdout.split(" ")[0], sha256(input));
   assert.equal((await sshWithPassword(ds.port, "foo", "exit 42")).code, 42);
   const killed = await ssh2({ port: ds.port, password: "foo", command: "kill -TERM $$" });

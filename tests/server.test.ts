@@ -20,7 +20,7 @@ import {
   SshError,
   SshKey,
 } from "../mod.ts";
-import { python, run, ssh2, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import { python, run, ssh2, sshpassArgs, sshWithKey, sshWithPassword } from "./support/clients.ts";
 import { execChannel, startServer } from "./support/test_server.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -346,21 +346,7 @@ test("clients dying at any step (mid-kex, mid-auth, mid-exec) never hurt the ser
   await Promise.all(rawConnections);
   const killed: Promise<unknown>[] = [];
   for (let i = 0; i < 12; i++) {
-    const child = spawn("sshpass", [
-      "-p",
-      "foo",
-      "ssh",
-      "-p",
-      String(server.port),
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "PreferredAuthentications=password",
-      "tester@127.0.0.1",
-      "stream",
-    ], { stdio: "ignore" });
+    const child = spawn("sshpass", sshpassArgs(server.port, "foo", "stream"), { stdio: "ignore" });
     killed.push(new Promise((resolve) => child.on("exit", resolve)));
     setTimeout(() => child.kill("SIGKILL"), 5 + i * 15);
   }
@@ -396,23 +382,7 @@ test("50 authenticated idle sessions cost the server almost no CPU", async () =>
 
 test("ssh exit codes and stdin via the test server", async () => {
   await using server = startServer();
-  const result = await run("sshpass", [
-    "-p",
-    "foo",
-    "ssh",
-    "-p",
-    String(server.port),
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "PreferredAuthentications=password",
-    "tester@127.0.0.1",
-    "some command",
-  ]);
+  const result = await sshWithPassword(server.port, "foo", "some command");
   assert.deepEqual([result.stdout, result.code], ["ran: some command\n", 0]);
 });
 

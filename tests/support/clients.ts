@@ -59,14 +59,9 @@ export const SSH_OPTIONS = [
   "ConnectTimeout=10",
 ];
 
-/** `sshpass -p PASSWORD ssh … user@127.0.0.1 COMMAND` with password auth only. */
-export function sshWithPassword(
-  port: number,
-  password: string,
-  command: string,
-  options: { input?: string | Uint8Array; extra?: string[] } = {},
-): Promise<ProcessResult> {
-  return run("sshpass", [
+/** Arguments for `sshpass`: `-p PASSWORD ssh … tester@127.0.0.1 COMMAND`, password auth only. */
+export function sshpassArgs(port: number, password: string, command: string, extra: string[] = []): string[] {
+  return [
     "-p",
     password,
     "ssh",
@@ -77,10 +72,20 @@ export function sshWithPassword(
     "PreferredAuthentications=password",
     "-o",
     "PubkeyAuthentication=no",
-    ...(options.extra ?? []),
+    ...extra,
     "tester@127.0.0.1",
     command,
-  ], { input: options.input });
+  ];
+}
+
+/** Runs `sshpass -p PASSWORD ssh … COMMAND` (see `sshpassArgs`). */
+export function sshWithPassword(
+  port: number,
+  password: string,
+  command: string,
+  options: { input?: string | Uint8Array; extra?: string[] } = {},
+): Promise<ProcessResult> {
+  return run("sshpass", sshpassArgs(port, password, command, options.extra), { input: options.input });
 }
 
 /** `ssh -i KEY … user@127.0.0.1 COMMAND` with public key auth only. */
