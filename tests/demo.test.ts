@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DemoServer } from "../src/demo/mod.ts";
 import { SshKey } from "../mod.ts";
-import { python, run, ssh2, SSH_OPTIONS, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import { DENO, python, run, ssh2, SSH_OPTIONS, sshWithKey, sshWithPassword } from "./support/clients.ts";
 
 function tempDir(): { dir: string; [Symbol.dispose](): void } {
   const dir = mkdtempSync(join(tmpdir(), "libssh-demo-test-"));
@@ -219,8 +219,7 @@ test("printTimeline prints a table and close() is idempotent", async () => {
 
 test("CLI: JSON first line, works with ssh, SIGTERM with a client connected exits 0, bad flags exit 2", async () => {
   const cli = fileURLToPath(new URL("../src/demo/cli.ts", import.meta.url));
-  const deno = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
-  const bad = await run(deno, ["run", "-A", cli, "--no-such-flag"]);
+  const bad = await run(DENO, ["run", "-A", cli, "--no-such-flag"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /usage:/);
   // A shell reports the CLI's exit status: Deno's node:child_process reports the signal
@@ -229,7 +228,7 @@ test("CLI: JSON first line, works with ssh, SIGTERM with a client connected exit
     "-c",
     '"$@" & pid=$!; echo "pid $pid" >&2; wait $pid; echo "exit $?" >&2',
     "wrapper",
-    deno,
+    DENO,
     "run",
     "-A",
     cli,

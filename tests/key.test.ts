@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SshError, SshKey } from "../mod.ts";
 import { liveKeyHandles } from "../src/key.ts";
+import { DENO } from "./support/clients.ts";
 
 const GENERATED = ["ed25519", "rsa", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521"] as const;
 const KEYGEN_TYPES = [
@@ -185,8 +186,7 @@ test("10,000 keys dropped without close are freed by the garbage collector", asy
 test("LIBSSH_PATH=/nonexistent gives a clear load error naming the apt package", () => {
   const script = `import { SshKey } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
 try { SshKey.generate("ed25519"); } catch (e) { console.log(e.name, e.code, e.message); }`;
-  const deno = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
-  const result = spawnSync(deno, ["eval", "--ext=ts", script], {
+  const result = spawnSync(DENO, ["eval", "--ext=ts", script], {
     encoding: "utf8",
     env: { ...process.env, LIBSSH_PATH: "/nonexistent/libssh.so" },
   });

@@ -20,7 +20,7 @@ import {
   SshError,
   SshKey,
 } from "../mod.ts";
-import { python, run, ssh2, sshpassArgs, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import { DENO, python, run, ssh2, sshpassArgs, sshWithKey, sshWithPassword } from "./support/clients.ts";
 import { execChannel, startServer } from "./support/test_server.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,8 +60,7 @@ test("examples/server.ts serves OpenSSH, ssh2 and paramiko clients", async () =>
   const key = keygen(tmp.dir, "id_authorized");
   const stranger = keygen(tmp.dir, "id_stranger");
   const example = fileURLToPath(new URL("../examples/server.ts", import.meta.url));
-  const deno = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
-  const server = spawn(deno, ["run", "-A", example, "0", `${key}.pub`], {
+  const server = spawn(DENO, ["run", "-A", example, "0", `${key}.pub`], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
@@ -395,8 +394,7 @@ const done = listen(() => {}, bind);
 setTimeout(() => bind.close(), 100);
 await done;
 console.log("listen returned");`;
-  const deno = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
-  const result = await run(deno, ["eval", "--ext=ts", script], { timeoutMs: 10_000 });
+  const result = await run(DENO, ["eval", "--ext=ts", script], { timeoutMs: 10_000 });
   assert.equal(result.signal, null, "the process had to be killed: something kept it alive");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), "listen returned");

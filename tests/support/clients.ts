@@ -16,6 +16,9 @@ export interface ProcessResult {
   signal: string | null;
 }
 
+/** The Deno executable for child scripts: this one under Deno, the pinned dev dependency otherwise. */
+export const DENO: string = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
+
 /** Runs a command to completion (killed after `timeoutMs`). */
 export function run(
   command: string,
