@@ -6,7 +6,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
-import { Bind, listen } from "../bind.ts";
+import { Bind, type BindAlgorithms, listen } from "../bind.ts";
 import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
 import { SessionEvent } from "../event.ts";
@@ -62,6 +62,8 @@ export interface DemoServerOptions {
   exec?: ExecHandler;
   /** Kill commands that run longer than this many milliseconds. Default: no limit. */
   timeout?: number;
+  /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
+  algorithms?: BindAlgorithms;
 }
 
 /** One client connection, as the DemoServer saw it. */
@@ -160,6 +162,7 @@ export class DemoServer {
       port: options.port ?? 0,
       hostKey: this.hostKey,
       authMethods: methods,
+      algorithms: options.algorithms,
     });
     this.port = this.bind.port;
     if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
