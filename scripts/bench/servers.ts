@@ -1,0 +1,277 @@
+/**
+ * The servers compared, and how each is started fresh and stopped. All use
+ * the same ed25519 host key, password, and pinned algorithms.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { BENCH_PASSWORD, BENCH_USER, type BenchEnvironment, SSHD } from "./bootstrap.ts";
+import { LineReader } from "./line_reader.ts";
+import { descendants, processTree } from "./process_tree.ts";
+import { withTimeout } from "./with_timeout.ts";
+
+/** The algorithms every server is pinned to. */
+export const ALGORITHMS = {
+  kex: "curve25519-sha256",
+  ciphers: "aes128-gcm@openssh.com",
+  hostKey: "ssh-ed25519",
+} as const;
+
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
+/** Names of the servers, in table order. */
+export type ServerName = "ours-deno" | "ours-node" | "ssh2" | "sshd" | "c";
+
+/** A server started for one workload. */
+export interface RunningServer {
+  readonly name: ServerName;
+  /** Root of the process tree whose CPU and memory are measured: the subreaper the server runs under. */
+  readonly pid: number;
+  /** The server's executable: processes running it count as the server in memory figures. */
+  readonly executable: string;
+  readonly port: number;
+  /** The user name clients log in with. */
+  readonly username: string;
+  /** Stops the server and every process it left behind. */
+  stop(): Promise<void>;
+}
+
+/** One kind of server in the comparison. */
+export interface ServerKind {
+  readonly name: ServerName;
+  /** Column title. */
+  readonly label: string;
+  /** What it is, for the report. */
+  readonly description: string;
+  /** Why it does not run in this benchmark run, if it does not. */
+  unavailable(environment: BenchEnvironment, flags: ServerFlags): string | undefined;
+  start(environment: BenchEnvironment): Promise<RunningServer>;
+}
+
+/** Command-line switches that enable optional servers. */
+export interface ServerFlags {
+  /** Run "ours" on Node too (needs the Node backend and the npm build). */
+  withNode: boolean;
+}
+
+const ALGORITHM_FLAGS = [
+  "--kex",
+  ALGORITHMS.kex,
+  "--ciphers",
+  ALGORITHMS.ciphers,
+  "--hostkey-algorithms",
+  ALGORITHMS.hostKey,
+];
+
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, name: Deno.Signal): void {
+  try {
+    Deno.kill(pid, name);
+  } catch { /* already gone */ }
+}
+
+/** Stops a server: SIGTERM, then SIGKILL for it and whatever it started that is still there. */
+async function stopTree(child: Deno.ChildProcess): Promise<void> {
+  const leftovers = descendants(child.pid);
+  signal(child.pid, "SIGTERM");
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 3000)),
+  ]);
+  if (!exited) {
+    signal(child.pid, "SIGKILL");
+    await child.status;
+  }
+  for (const pid of leftovers) if (alive(pid)) signal(pid, "SIGKILL");
+}
+
+interface Launch {
+  command: string;
+  args: string[];
+  /** Finds the port in the server's output: the first stdout JSON line, or a stderr log line. */
+  port: (stdout: LineReader, stderr: LineReader) => Promise<number | undefined>;
+  username?: string;
+}
+
+async function launch(environment: BenchEnvironment, name: ServerName, spec: Launch): Promise<RunningServer> {
+  // Under the subreaper, processes the server orphans stay in the measured tree.
+  const child = new Deno.Command(environment.treeReaperPath, {
+    args: [spec.command, ...spec.args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new LineReader(child.stdout);
+  const stderr = new LineReader(child.stderr);
+  let port: number | undefined;
+  try {
+    port = await withTimeout(spec.port(stdout, stderr), 20_000, `starting ${name}`);
+  } catch (error) {
+    await stopTree(child);
+    throw error;
+  }
+  if (port === undefined) {
+    await stopTree(child);
+    throw new Error(`${name} did not start: ${stderr.tail.trim() || stdout.tail.trim()}`);
+  }
+  const server = processTree(child.pid).find((stat) => stat.ppid === child.pid);
+  let executable = spec.command;
+  try {
+    executable = server ? Deno.readLinkSync(`/proc/${server.pid}/exe`) : executable;
+  } catch { /* keep the command's path */ }
+  return {
+    name,
+    pid: child.pid,
+    executable,
+    port,
+    username: spec.username ?? BENCH_USER,
+    stop: () => stopTree(child),
+  };
+}
+
+/** The port from a first stdout line `{"host":…,"port":…}`. */
+async function jsonPort(stdout: LineReader): Promise<number | undefined> {
+  const line = await stdout.next();
+  if (line === undefined) return undefined;
+  return (JSON.parse(line) as { port: number }).port;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function sshdConfig(environment: BenchEnvironment, port: number): string {
+  return [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${environment.hostKeyPath}`,
+    "PidFile none",
+    "UsePAM no",
+    "PasswordAuthentication yes",
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication no",
+    "PermitRootLogin no",
+    `AllowUsers ${BENCH_USER}`,
+    `KexAlgorithms ${ALGORITHMS.kex}`,
+    `Ciphers ${ALGORITHMS.ciphers}`,
+    `HostKeyAlgorithms ${ALGORITHMS.hostKey}`,
+    "AllowTcpForwarding yes",
+    "StrictModes no",
+    "PrintMotd no",
+    "PrintLastLog no",
+    "UseDNS no",
+    // The idle workload holds 200 connections, the handshake workload opens 8 at once.
+    "MaxStartups 100:30:300",
+    "",
+  ].join("\n");
+}
+
+/** Every server of the comparison, in table order. */
+export const SERVERS: readonly ServerKind[] = [
+  {
+    name: "ours-deno",
+    label: "ours (Deno)",
+    description: "this binding's DemoServer on Deno (scripts/bench/servers/ours_server.ts)",
+    unavailable: () => undefined,
+    start: (environment) =>
+      launch(environment, "ours-deno", {
+        command: Deno.execPath(),
+        args: [
+          "run",
+          "--allow-all",
+          here("./servers/ours_server.ts"),
+          "--host-key",
+          environment.hostKeyPath,
+          "--password",
+          BENCH_PASSWORD,
+          ...ALGORITHM_FLAGS,
+        ],
+        port: jsonPort,
+      }),
+  },
+  {
+    name: "ours-node",
+    label: "ours (Node)",
+    description:
+      "this binding's DemoServer on Node, from the npm build (scripts/bench/servers/ours_server_node.mjs)",
+    unavailable: (_environment, flags) =>
+      flags.withNode ? undefined : "skipped: the Node backend is not merged yet (enable with --with-node)",
+    start: (environment) =>
+      launch(environment, "ours-node", {
+        command: "node",
+        args: [
+          here("./servers/ours_server_node.mjs"),
+          "--host-key",
+          environment.hostKeyPath,
+          "--password",
+          BENCH_PASSWORD,
+          ...ALGORITHM_FLAGS,
+        ],
+        port: jsonPort,
+      }),
+  },
+  {
+    name: "ssh2",
+    label: "ssh2 (Node)",
+    description: "the npm ssh2 1.x server on Node (scripts/bench/servers/ssh2_server.mjs)",
+    unavailable: () => undefined,
+    start: (environment) =>
+      launch(environment, "ssh2", {
+        command: "node",
+        args: [
+          here("./servers/ssh2_server.mjs"),
+          "--host-key",
+          environment.hostKeyPath,
+          "--password",
+          BENCH_PASSWORD,
+          ...ALGORITHM_FLAGS,
+        ],
+        port: jsonPort,
+      }),
+  },
+  {
+    name: "sshd",
+    label: "OpenSSH sshd",
+    description: "a private OpenSSH sshd (own config, UsePAM no, fork per connection)",
+    unavailable: (environment) => environment.sshdUnavailable,
+    start: (environment) => {
+      const port = freePort();
+      const config = `${environment.tempDir}/sshd_config_${port}`;
+      Deno.writeTextFileSync(config, sshdConfig(environment, port));
+      return launch(environment, "sshd", {
+        command: SSHD,
+        args: ["-D", "-e", "-f", config],
+        port: async (_stdout, stderr) => {
+          for (let line = await stderr.next(); line !== undefined; line = await stderr.next()) {
+            if (line.includes("Server listening on")) return port;
+          }
+          return undefined;
+        },
+      });
+    },
+  },
+  {
+    name: "c",
+    label: "C libssh",
+    description: "a minimal single-process C server on the same libssh (scripts/bench/c/bench_server.c)",
+    unavailable: () => undefined,
+    start: (environment) =>
+      launch(environment, "c", {
+        command: environment.cServerPath,
+        args: ["--host-key", environment.hostKeyPath, "--password", BENCH_PASSWORD, ...ALGORITHM_FLAGS],
+        port: jsonPort,
+      }),
+  },
+];
