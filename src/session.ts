@@ -38,6 +38,9 @@ const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
 
 const cores = new Map<bigint, SessionCore>();
 
+/** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
+const DOPOLL_BATCH = 64;
+
 /** The session whose native handle is `handle`, if it is ours and open. */
 export function coreForHandle(backend: Backend, handle: Pointer): SessionCore | undefined {
   return cores.get(backend.address(handle));
@@ -191,7 +194,7 @@ export class SessionCore {
       return;
     }
     if (!this.authenticated) setQuickAck(this.backend, this.#fd);
-    const rc = this.call(() => this.backend.libssh.ssh_event_dopoll(event.handle, 0));
+    const rc = this.call(() => this.#drain(event.handle));
     if (this.#destroyed) return;
     event.dispatched(rc);
     if (this.#connectionEnded(revents)) {
@@ -200,6 +203,24 @@ export class SessionCore {
     }
     for (const channel of this.channels.values()) channelCore(channel).sessionProgressed();
     this.updateInterest();
+  }
+
+  /**
+   * Runs `ssh_event_dopoll(event, 0)` until the socket has nothing more (or a
+   * batch limit, so other sessions get their turn). libssh reads at most 4 KiB
+   * per call: one call per wake-up of the reactor would cost a poll() round
+   * trip through the worker thread for every 4 KiB of a bulk transfer.
+   */
+  #drain(event: Pointer): number {
+    const { libssh } = this.backend;
+    const first = libssh.ssh_event_dopoll(event, 0);
+    if (first !== SSH_OK) return first;
+    for (let i = 1; i < DOPOLL_BATCH && !this.closed && this.event?.handle === event; i++) {
+      const rc = libssh.ssh_event_dopoll(event, 0);
+      if (rc === SSH_AGAIN) break; // drained
+      if (rc !== SSH_OK) return rc;
+    }
+    return SSH_OK;
   }
 
   #connectionEnded(revents: number): boolean {
