@@ -33,13 +33,29 @@ export class ErrnoError extends Error {
   }
 }
 
-/** Sets `O_NONBLOCK` and `FD_CLOEXEC` (children must not inherit our descriptors). */
-export function prepareFd(backend: Backend, fd: number): void {
+/**
+ * Makes `send()` return early instead of blocking the JS thread when a slow
+ * client's socket buffer is full. libssh only writes after poll reported
+ * POLLOUT and only reads after POLLIN, so it never sees EAGAIN.
+ */
+export function setNonBlocking(backend: Backend, fd: number): boolean {
   const flags = backend.libc.fcntl(fd, F_GETFL, 0);
-  if (flags < 0 || backend.libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK) !== 0) {
-    throw new ErrnoError(backend, "fcntl(O_NONBLOCK)");
-  }
-  if (backend.libc.fcntl(fd, F_SETFD, FD_CLOEXEC) !== 0) throw new ErrnoError(backend, "fcntl(FD_CLOEXEC)");
+  return flags >= 0 && backend.libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0;
+}
+
+/**
+ * Keeps a socket out of child processes. libssh opens its sockets without
+ * close-on-exec, so every `sh -c` a server spawns would otherwise hold the
+ * listening socket and its clients' connections open after we close them.
+ */
+export function setCloseOnExec(backend: Backend, fd: number): boolean {
+  return backend.libc.fcntl(fd, F_SETFD, FD_CLOEXEC) === 0;
+}
+
+/** Sets `O_NONBLOCK` and `FD_CLOEXEC` on a descriptor we opened; throws when that fails. */
+export function prepareFd(backend: Backend, fd: number): void {
+  if (!setNonBlocking(backend, fd)) throw new ErrnoError(backend, "fcntl(O_NONBLOCK)");
+  if (!setCloseOnExec(backend, fd)) throw new ErrnoError(backend, "fcntl(FD_CLOEXEC)");
 }
 
 /**
