@@ -55,6 +55,8 @@ const toKoffi = (pointer: Pointer): bigint | null => pointer as unknown as bigin
 const fromKoffi = (pointer: bigint | null): Pointer => pointer as unknown as Pointer;
 
 let koffiModule: KoffiModule | undefined;
+/** How many JS callbacks native code is running right now (they nest: JS → C → JS → …). */
+let callbackDepth = 0;
 
 function loadKoffi(): KoffiModule {
   if (koffiModule) return koffiModule;
@@ -144,7 +146,21 @@ export function openNodeBackend(libraryPath: string): Backend {
       return fromKoffi(address === 0n ? null : address);
     },
     createCallback(signature: CallbackSignature, fn): NativeCallback {
-      const pointer = koffi.register(fn, prototypeOf(signature));
+      if (callbackDepth > 0) {
+        // koffi 3.3.4 would later run such a callback on its own stack: RangeError in V8.
+        throw new Error(
+          "koffi callbacks must not be registered while native code calls JS; make them beforehand",
+        );
+      }
+      const counted = (...args: unknown[]): ReturnType<typeof fn> => {
+        callbackDepth++;
+        try {
+          return fn(...args);
+        } finally {
+          callbackDepth--;
+        }
+      };
+      const pointer = koffi.register(counted, prototypeOf(signature));
       let open = true;
       return {
         pointer: fromKoffi(pointer),

@@ -196,6 +196,40 @@ test("throwing, rejecting or garbage-returning auth callbacks deny, and are repo
   }
 });
 
+test("a channel-open callback that throws, refuses or returns garbage gives NULL: no channel", async () => {
+  const behaviours: (() => SshChannel | null)[] = [
+    () => {
+      throw new Error("channel handler broke");
+    },
+    () => null,
+    () => "not a channel" as unknown as SshChannel,
+  ];
+  let opened = 0;
+  await using server = startServer({
+    serverCallbacks: () =>
+      new ServerCallbacks(undefined, {
+        onAuthPassword: (_s, _u, password) => password === "foo" ? AuthStatus.Success : AuthStatus.Denied,
+        onChannelOpenRequestSession: (session) =>
+          opened < behaviours.length ? behaviours[opened++]() : execChannel(session, (channel, command) => {
+            void channel.write(`ran: ${command}\n`).then(() => channel.sendExitStatus(0))
+              .then(() => channel.sendEof()).then(() => channel.close());
+          }),
+      }),
+  });
+  for (let i = 0; i < behaviours.length; i++) {
+    const refused = await sshWithPassword(server.port, "foo", "echo never");
+    assert.deepEqual([refused.code, refused.stdout], [255, ""], `behaviour ${i}: ${refused.stderr}`);
+  }
+  assert.equal(opened, behaviours.length);
+  assert.equal(server.errors.length, 2, "the throw and the garbage are reported");
+  assert.deepEqual(
+    server.errors.map((e) => e.context),
+    ["channelOpenRequestSession", "channelOpenRequestSession"],
+  );
+  const accepted = await sshWithPassword(server.port, "foo", "after");
+  assert.deepEqual([accepted.code, accepted.stdout], [0, "ran: after\n"]);
+});
+
 test("a throwing message callback denies keyboard-interactive auth", async () => {
   await using server = startServer({
     authMethods: [AuthMethod.Interactive],
