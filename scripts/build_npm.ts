@@ -28,6 +28,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -179,7 +180,8 @@ function postBuild(): void {
   writeFileSync(join(OUT, "cjs/mod.cjs"), requireEntry("../mod.js"));
   writeFileSync(join(OUT, "cjs/demo.cjs"), requireEntry("../src/demo/mod.js"));
 
-  for (const file of filesIn("tests", ".mjs")) {
+  // Test helpers the compiler does not emit (client scripts in other languages, fixtures).
+  for (const file of filesIn("tests", "").filter((f) => !f.endsWith(".ts") && statSync(f).isFile())) {
     const target = join(OUT, relative(ROOT, file));
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(file, target);

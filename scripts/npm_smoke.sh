@@ -13,8 +13,25 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tmp=$(mktemp -d)
 pids=()
+# Prints the descendants of process $1 ("PID ARGS" lines), parents first.
+descendants() {
+  local queue=("$1") parent child args
+  while [ ${#queue[@]} -gt 0 ]; do
+    parent=${queue[0]}
+    queue=("${queue[@]:1}")
+    while read -r child args; do
+      [ -n "$child" ] || continue
+      echo "$child $args"
+      queue+=("$child")
+    done < <(ps -o pid=,args= --ppid "$parent" || true)
+  done
+}
 cleanup() {
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  local pid tree
+  for pid in "${pids[@]}"; do
+    tree=$(descendants "$pid" | cut -d' ' -f1)
+    kill -KILL "$pid" $tree 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 # Drops ended processes from the cleanup list (their PIDs may be reused).
@@ -148,17 +165,7 @@ node -e 'const i = JSON.parse(process.argv[1]);
   "$first" || fail "first line of libssh-demo: $first"
 port=$(node -p 'JSON.parse(process.argv[1]).port' "$first")
 [ "$(login "$port" pw 'echo hi')" = hi ] || fail "libssh-demo with OpenSSH"
-cli_pid=""
-queue=("$npx_pid")
-while [ -z "$cli_pid" ] && [ ${#queue[@]} -gt 0 ]; do
-  parent=${queue[0]}
-  queue=("${queue[@]:1}")
-  while read -r child args; do
-    [ -n "$child" ] || continue
-    if [[ $args == node\ *libssh-demo* ]]; then cli_pid=$child; fi
-    queue+=("$child")
-  done < <(ps -o pid=,args= --ppid "$parent" || true)
-done
+cli_pid=$(descendants "$npx_pid" | awk '$2 == "node" && /libssh-demo/ { print $1; exit }')
 [ -n "$cli_pid" ] || fail "no node process under npx (pid $npx_pid)"
 pids+=("$cli_pid")
 kill -TERM "$cli_pid"
