@@ -33,7 +33,12 @@ export {
   type ServerCallbackName,
   ServerCallbacks,
 } from "./src/callbacks.ts";
-export { type ExitSignalOptions, SshChannel, type WriteOptions } from "./src/channel.ts";
+export {
+  type ExitSignalOptions,
+  type ForwardedTcpipOptions,
+  SshChannel,
+  type WriteOptions,
+} from "./src/channel.ts";
 export { type EventCloseOptions, SessionEvent } from "./src/event.ts";
 export {
   ChannelRequestType,

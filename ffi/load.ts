@@ -8,6 +8,8 @@
 
 import type { Backend } from "./backend.ts";
 import { openDenoBackend } from "./deno.ts";
+import { openNodeBackend } from "./node.ts";
+import { prepareTrampolines } from "./trampolines.ts";
 import { SshError } from "../src/errors.ts";
 
 /** The oldest libssh this binding supports. */
@@ -36,9 +38,15 @@ function envLibraryPath(): string | undefined {
   return value || undefined;
 }
 
+/**
+ * Opens `path` with this runtime's backend. Deno is tested first: it also
+ * defines `process`. Neither backend touches its runtime before this call.
+ */
 function open(path: string): Backend {
-  if ("Deno" in globalThis) return openDenoBackend(path);
-  throw new SshError("library-not-found", "no FFI backend for this runtime yet (Deno only for now)");
+  if (typeof globalThis.Deno?.dlopen === "function") return openDenoBackend(path);
+  const versions = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions;
+  if (versions?.node) return openNodeBackend(path);
+  throw new SshError("library-not-found", "no FFI backend for this runtime: Deno 2 or Node 20+ is needed");
 }
 
 /** Parses the leading `major.minor.patch` of `ssh_version()`'s text. */
@@ -78,6 +86,7 @@ export function native(): Backend {
       continue;
     }
     checkVersion(backend);
+    prepareTrampolines(backend);
     loaded = backend;
     return backend;
   }

@@ -25,3 +25,22 @@ export const TCP_QUICKACK = 12;
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+
+export const SOCK_STREAM = 1;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SO_REUSEADDR = 2;
+export const SO_ERROR = 4;
+export const SHUT_WR = 1;
+export const AI_NUMERICSERV = 0x0400;
+
+export const TIOCSWINSZ = 0x5414;
+
+export const EINTR = 4;
+export const EIO = 5;
+export const EAGAIN = 11;
+export const ETIMEDOUT = 110;
+export const EINPROGRESS = 115;

@@ -5,16 +5,7 @@
  */
 
 import type { Backend } from "./backend.ts";
-import {
-  AF_INET,
-  AF_INET6,
-  F_GETFL,
-  F_SETFL,
-  IPPROTO_TCP,
-  O_NONBLOCK,
-  TCP_NODELAY,
-  TCP_QUICKACK,
-} from "./platform.ts";
+import { AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, TCP_QUICKACK } from "./platform.ts";
 
 /** An IP endpoint. */
 export interface SocketAddress {
@@ -44,16 +35,6 @@ export function setNoDelay(backend: Backend, fd: number): boolean {
  */
 export function setQuickAck(backend: Backend, fd: number): boolean {
   return setIntOption(backend, fd, IPPROTO_TCP, TCP_QUICKACK);
-}
-
-/**
- * Makes `send()` return early instead of blocking the JS thread when a slow
- * client's socket buffer is full. libssh only writes after poll reported
- * POLLOUT and only reads after POLLIN, so it never sees EAGAIN.
- */
-export function setNonBlocking(backend: Backend, fd: number): boolean {
-  const flags = backend.libc.fcntl(fd, F_GETFL, 0);
-  return flags >= 0 && backend.libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK) === 0;
 }
 
 function formatIPv6(bytes: Uint8Array): string {

@@ -666,4 +666,120 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
+  poll_now: {
+    // The same poll(), run on the JS thread: only with a short timeout, where
+    // an answer is needed before a libssh callback returns.
+    name: "poll",
+    parameters: [
+      "buffer", // struct pollfd *fds
+      "u64", // nfds_t nfds
+      "i32", // int timeout
+    ],
+    result: "i32",
+  },
+  __errno_location: {
+    parameters: [],
+    result: "pointer", // int *
+  },
+  strerror: {
+    parameters: ["i32"], // int errnum
+    result: "pointer", // char *
+  },
+  socket: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+    ],
+    result: "i32",
+  },
+  connect: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  bind: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32",
+  },
+  listen: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int backlog
+    ],
+    result: "i32",
+  },
+  accept4: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // struct sockaddr *addr
+      "buffer", // socklen_t *addrlen
+      "i32", // int flags
+    ],
+    result: "i32",
+  },
+  shutdown: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int how
+    ],
+    result: "i32",
+  },
+  getsockopt: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int level
+      "i32", // int optname
+      "buffer", // void *optval
+      "buffer", // socklen_t *optlen
+    ],
+    result: "i32",
+  },
+  getaddrinfo: {
+    parameters: [
+      "buffer", // const char *node
+      "buffer", // const char *service
+      "buffer", // const struct addrinfo *hints
+      "buffer", // struct addrinfo **res
+    ],
+    result: "i32",
+  },
+  freeaddrinfo: {
+    parameters: ["pointer"], // struct addrinfo *res
+    result: "void",
+  },
+  openpty: {
+    parameters: [
+      "buffer", // int *amaster
+      "buffer", // int *aslave
+      "buffer", // char *name (NULL)
+      "buffer", // const struct termios *termp (NULL)
+      "buffer", // const struct winsize *winp
+    ],
+    result: "i32",
+  },
+  ttyname_r: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // char *buf
+      "usize", // size_t buflen
+    ],
+    result: "i32",
+  },
+  ioctl: {
+    // Declared with one pointer argument: the TIOCSWINSZ form we use.
+    parameters: [
+      "i32", // int fd
+      "u64", // unsigned long request
+      "buffer", // const struct winsize *
+    ],
+    result: "i32",
+  },
 } as const satisfies Record<string, ForeignFunction>;

@@ -277,6 +277,21 @@ function nativeFor(backend: Backend, name: string, entry: Entry): Pointer {
 }
 
 /**
+ * Makes every trampoline at once. `native()` calls it right after loading
+ * libssh, before libssh can call into JS: koffi (3.3.4) ties a registered
+ * callback to the state of its call stack at registration, so a callback
+ * registered while libssh is calling JS (e.g. channel callbacks set up inside
+ * the channel-open callback) would later run JS on koffi's own stack and fail
+ * with "RangeError: Maximum call stack size exceeded". Deno has no such
+ * limit; it costs about twenty callbacks either way.
+ */
+export function prepareTrampolines(backend: Backend): void {
+  for (const [name, entry] of Object.entries(SERVER_ENTRIES)) if (entry) nativeFor(backend, name, entry);
+  for (const [name, entry] of Object.entries(CHANNEL_ENTRIES)) nativeFor(backend, name, entry);
+  nativeFor(backend, "message", MESSAGE_ENTRY);
+}
+
+/**
  * A libssh callback struct in JS memory, pointing at the shared trampolines.
  * Keep it alive (and do not `release()` it) while libssh may call through it.
  */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check: what `npm test` runs after the bootstrap, and `deno task test`.
+# The whole check: what `npm test` runs after the bootstrap, and `deno task test`:
+# the Deno checks and tests, then the npm build, the tests again under Node, and the npm smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deno=node_modules/.bin/deno
@@ -19,3 +20,9 @@ step "deno doc --lint"
 "$deno" doc --lint mod.ts
 step "deno test"
 "$deno" test --quiet --allow-all --v8-flags=--expose-gc tests/
+step "npm build (scripts/build_npm.ts: tsc into npm/, tests into npm/tests/)"
+"$deno" run --allow-read --allow-write --allow-env scripts/build_npm.ts
+step "node --test: the same tests, compiled, against the npm build"
+node --expose-gc --test --test-concurrency=1 --test-reporter=spec npm/tests/*.test.js
+step "npm smoke test (scripts/npm_smoke.sh: the packed tarball in an empty project)"
+bash scripts/npm_smoke.sh

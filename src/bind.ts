@@ -22,6 +22,7 @@ import {
 import { cString } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
 import { POLLIN } from "../ffi/platform.ts";
+import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";
 import { AuthMethod, authMethodMask } from "./auth.ts";
 import { closedError, SshError } from "./errors.ts";
@@ -30,6 +31,11 @@ import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
 import { acceptedSession, type Session } from "./session.ts";
+
+/** Connections taken per readiness of the listening socket. */
+const ACCEPT_BATCH = 64;
+/** The listen() backlog (the kernel caps it at net.core.somaxconn). */
+const LISTEN_BACKLOG = 1024;
 
 /** Algorithm lists (comma-separated, in libssh/OpenSSH syntax) a server accepts. */
 export interface BindAlgorithms {
@@ -182,9 +188,15 @@ export class Bind {
       throw error;
     }
     libssh.ssh_bind_set_blocking(handle, 0);
+    const fd = libssh.ssh_bind_get_fd(handle);
+    setCloseOnExec(backend, fd);
+    setNonBlocking(backend, fd); // accept() must say EAGAIN once the queue is empty, not block
+    // libssh listens with a backlog of 10: a burst of clients would overflow it
+    // and wait for SYN retries. Listening again only raises the backlog.
+    backend.libc.listen(fd, LISTEN_BACKLOG);
     this.#handle = handle;
     this.#addr = addr;
-    this.#port = socketAddress(backend, libssh.ssh_bind_get_fd(handle), "local")?.port ?? port;
+    this.#port = socketAddress(backend, fd, "local")?.port ?? port;
   }
 
   #live(): Pointer {
@@ -249,7 +261,10 @@ export class Bind {
     if (this.#acceptor) throw new SshError("libssh", "listen() is already running on this bind");
     this.#acceptor = acceptor;
     const fd = native().libssh.ssh_bind_get_fd(handle);
-    this.#watch = reactor.watch(fd, POLLIN, () => this.#acceptOne());
+    this.#watch = reactor.watch(fd, POLLIN, () => {
+      // Take every waiting connection (up to a bound, so sessions get their turn too).
+      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(); i++);
+    });
   }
 
   /** @internal Stops accepting (the bind stays open). */
@@ -261,16 +276,17 @@ export class Bind {
     acceptor?.stop();
   }
 
-  #acceptOne(): void {
+  /** Accepts one waiting connection; false when there was none. */
+  #acceptOne(): boolean {
     const handle = this.#handle;
     const acceptor = this.#acceptor;
-    if (handle === null || !acceptor) return;
+    if (handle === null || !acceptor) return false;
     const { libssh } = native();
     const sessionHandle = libssh.ssh_new();
-    if (sessionHandle === null) return;
+    if (sessionHandle === null) return false;
     if (libssh.ssh_bind_accept(handle, sessionHandle) !== SSH_OK) {
-      libssh.ssh_free(sessionHandle); // nothing to accept after all (another wake-up took it)
-      return;
+      libssh.ssh_free(sessionHandle); // nothing (more) to accept
+      return false;
     }
     const session = acceptedSession(sessionHandle);
     try {
@@ -281,6 +297,7 @@ export class Bind {
       throw error;
     }
     acceptor.onSession(session);
+    return true;
   }
 
   /** Stops `listen()` and frees the socket. Idempotent; accepted sessions live on. */

@@ -6,7 +6,7 @@
 
 import type { Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
-import { SSH_EOF, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
+import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
 import { type CallbackStruct, channelCallbackStruct, type ChannelHandlers } from "../ffi/trampolines.ts";
 import type { ChannelCallbackField } from "../ffi/structs.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
@@ -68,6 +68,7 @@ export class ChannelCore {
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #writers: (() => void)[] = [];
+  #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
   #reader: Reader | undefined;
 
@@ -234,8 +235,42 @@ export class ChannelCore {
     for (const wake of writers) wake();
   }
 
+  /**
+   * Opens the channel to the client as `forwarded-tcpip`; libssh answers
+   * SSH_AGAIN until the client's reply arrived, so ask again after each
+   * round of packets.
+   */
+  async openReverseForward(
+    address: string,
+    port: number,
+    originAddress: string,
+    originPort: number,
+  ): Promise<void> {
+    const { libssh } = this.session.backend;
+    const args = [cString(address), port, cString(originAddress), originPort] as const;
+    for (;;) {
+      this.assertSendable();
+      const rc = this.session.call(() => libssh.ssh_channel_open_reverse_forward(this.handle, ...args));
+      this.session.updateInterest();
+      if (rc === SSH_OK) return;
+      if (rc !== SSH_AGAIN) {
+        throw new SshError("libssh", "the client refused the forwarded-tcpip channel", {
+          libsshMessage: this.session.errorText(),
+        });
+      }
+      await new Promise<void>((resolve) => this.#progressWaiters.push(resolve));
+    }
+  }
+
+  #wakeProgressWaiters(): void {
+    const waiters = this.#progressWaiters;
+    this.#progressWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   /** After the session processed packets: the window may have grown. */
   sessionProgressed(): void {
+    this.#wakeProgressWaiters();
     if (this.#writers.length === 0 || this.freed) return;
     const { libssh } = this.session.backend;
     const pending = (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
@@ -245,6 +280,7 @@ export class ChannelCore {
   /** The connection is gone: nothing more will arrive or leave. */
   sessionGone(): void {
     this.remoteEof = true;
+    this.#wakeProgressWaiters();
     this.#finishReader(new SshError("disconnected", "the session is disconnected"));
     this.#wakeWriters();
   }
@@ -312,7 +348,8 @@ export class ChannelCore {
             return data.length;
           },
         }, "readable stream");
-        reader = { controller, struct, paused: false, done: false };
+        // Data that arrived before the stream existed waits in libssh: the first pull takes it.
+        reader = { controller, struct, paused: true, done: false };
         this.#reader = reader;
       },
       pull: () => this.#resumeReader(),
@@ -378,6 +415,18 @@ export function adoptChannel(session: SessionCore, handle: Pointer): SshChannel 
 export interface WriteOptions {
   /** Send as stderr (extended data) instead of stdout. */
   stderr?: boolean;
+}
+
+/** Options of `SshChannel.openForwardedTcpip`: which forwarding the connection belongs to, and who made it. */
+export interface ForwardedTcpipOptions {
+  /** The address the client asked to forward (as in its `tcpip-forward` request). */
+  address: string;
+  /** The port that was bound for the forwarding (the allocated one for port 0). */
+  port: number;
+  /** The address the connection came from. */
+  originAddress: string;
+  /** The port the connection came from. */
+  originPort: number;
 }
 
 /** Options of `SshChannel.sendExitSignal`. */
@@ -512,6 +561,35 @@ export class SshChannel {
             cString(options.language ?? ""),
           ),
       )
+    );
+  }
+
+  /**
+   * Opens this new channel towards the client as a `forwarded-tcpip` channel:
+   * a connection arrived on a port the client asked the server to listen on
+   * with a `tcpip-forward` global request (`ssh -R`). Resolves once the client
+   * accepted it; rejects with `SshError` when the client refuses.
+   *
+   * @example
+   * ```ts
+   * import { type Session, SshChannel } from "@libssh/libssh";
+   *
+   * declare const session: Session; // a logged-in session that sent `tcpip-forward`
+   * const channel = new SshChannel(session);
+   * await channel.openForwardedTcpip({ address: "localhost", port: 8080, originAddress: "127.0.0.1", originPort: 40000 });
+   * await channel.write("hello");
+   * ```
+   */
+  openForwardedTcpip(options: ForwardedTcpipOptions): Promise<void> {
+    const core = channelCore(this).live();
+    for (const name of ["port", "originPort"] as const) {
+      const value = options[name];
+      if (!Number.isInteger(value) || value < 0 || value > 65535) {
+        throw new RangeError(`${name} must be an integer from 0 to 65535`);
+      }
+    }
+    return core.enqueue(() =>
+      core.openReverseForward(options.address, options.port, options.originAddress, options.originPort)
     );
   }
 

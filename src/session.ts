@@ -8,7 +8,8 @@ import type { Backend, Pointer } from "../ffi/backend.ts";
 import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
 import { native } from "../ffi/load.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
-import { setNoDelay, setNonBlocking, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
+import { setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
 import {
   type CallbackStruct,
   messageCallback,
@@ -102,6 +103,7 @@ export class SessionCore {
     backend.libssh.ssh_set_blocking(handle, 0);
     this.#fd = backend.libssh.ssh_get_fd(handle);
     setNonBlocking(backend, this.#fd);
+    setCloseOnExec(backend, this.#fd);
     setNoDelay(backend, this.#fd);
     this.peer = socketAddress(backend, this.#fd, "peer");
     this.#message = messageCallback(backend, {

@@ -5,10 +5,18 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DemoServer } from "../src/demo/mod.ts";
 import { SshKey } from "../mod.ts";
-import { DENO, python, run, ssh2, SSH_OPTIONS, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import {
+  python,
+  run,
+  runScript,
+  scriptCommand,
+  ssh2,
+  SSH_OPTIONS,
+  sshWithKey,
+  sshWithPassword,
+} from "./support/clients.ts";
 
 function tempDir(): { dir: string; [Symbol.dispose](): void } {
   const dir = mkdtempSync(join(tmpdir(), "libssh-demo-test-"));
@@ -218,8 +226,8 @@ test("printTimeline prints a table and close() is idempotent", async () => {
 });
 
 test("CLI: JSON first line, works with ssh, SIGTERM with a client connected exits 0, bad flags exit 2", async () => {
-  const cli = fileURLToPath(new URL("../src/demo/cli.ts", import.meta.url));
-  const bad = await run(DENO, ["run", "-A", cli, "--no-such-flag"]);
+  const cli = new URL("../src/demo/cli", import.meta.url);
+  const bad = await runScript(cli, ["--no-such-flag"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /usage:/);
   // A shell reports the CLI's exit status: Deno's node:child_process reports the signal
@@ -228,14 +236,7 @@ test("CLI: JSON first line, works with ssh, SIGTERM with a client connected exit
     "-c",
     '"$@" & pid=$!; echo "pid $pid" >&2; wait $pid; echo "exit $?" >&2',
     "wrapper",
-    DENO,
-    "run",
-    "-A",
-    cli,
-    "--password",
-    "pw",
-    "--verbose",
-    "--timeline",
+    ...scriptCommand(cli, ["--password", "pw", "--verbose", "--timeline"]).flat(),
   ], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SshError, SshKey } from "../mod.ts";
 import { liveKeyHandles } from "../src/key.ts";
-import { DENO } from "./support/clients.ts";
+import { evalModule, moduleUrl } from "./support/clients.ts";
 
 const GENERATED = ["ed25519", "rsa", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521"] as const;
 const KEYGEN_TYPES = [
@@ -183,13 +183,12 @@ test("10,000 keys dropped without close are freed by the garbage collector", asy
   );
 });
 
-test("LIBSSH_PATH=/nonexistent gives a clear load error naming the apt package", () => {
-  const script = `import { SshKey } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+test("LIBSSH_PATH=/nonexistent gives a clear load error naming the apt package", async () => {
+  const script = `import { SshKey } from ${
+    JSON.stringify(moduleUrl(new URL("../mod", import.meta.url)).href)
+  };
 try { SshKey.generate("ed25519"); } catch (e) { console.log(e.name, e.code, e.message); }`;
-  const result = spawnSync(DENO, ["eval", "--ext=ts", script], {
-    encoding: "utf8",
-    env: { ...process.env, LIBSSH_PATH: "/nonexistent/libssh.so" },
-  });
+  const result = await evalModule(script, { env: { LIBSSH_PATH: "/nonexistent/libssh.so" } });
   assert.match(
     result.stdout,
     /^SshError library-not-found .*LIBSSH_PATH=\/nonexistent\/libssh\.so.*apt-get install libssh-4/,

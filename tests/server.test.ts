@@ -20,7 +20,16 @@ import {
   SshError,
   SshKey,
 } from "../mod.ts";
-import { DENO, python, run, ssh2, sshpassArgs, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import {
+  evalModule,
+  moduleUrl,
+  python,
+  scriptCommand,
+  ssh2,
+  sshpassArgs,
+  sshWithKey,
+  sshWithPassword,
+} from "./support/clients.ts";
 import { execChannel, startServer } from "./support/test_server.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -59,10 +68,8 @@ test("examples/server.ts serves OpenSSH, ssh2 and paramiko clients", async () =>
   using tmp = tempDir();
   const key = keygen(tmp.dir, "id_authorized");
   const stranger = keygen(tmp.dir, "id_stranger");
-  const example = fileURLToPath(new URL("../examples/server.ts", import.meta.url));
-  const server = spawn(DENO, ["run", "-A", example, "0", `${key}.pub`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const [command, args] = scriptCommand(new URL("../examples/server", import.meta.url), ["0", `${key}.pub`]);
+  const server = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let text = "";
@@ -187,6 +194,40 @@ test("throwing, rejecting or garbage-returning auth callbacks deny, and are repo
     assert.ok(server.errors.length >= 3, `${label}: errors reported (${server.errors.length})`);
     assert.ok(server.sessions.every((s) => !s.isClosed || true));
   }
+});
+
+test("a channel-open callback that throws, refuses or returns garbage gives NULL: no channel", async () => {
+  const behaviours: (() => SshChannel | null)[] = [
+    () => {
+      throw new Error("channel handler broke");
+    },
+    () => null,
+    () => "not a channel" as unknown as SshChannel,
+  ];
+  let opened = 0;
+  await using server = startServer({
+    serverCallbacks: () =>
+      new ServerCallbacks(undefined, {
+        onAuthPassword: (_s, _u, password) => password === "foo" ? AuthStatus.Success : AuthStatus.Denied,
+        onChannelOpenRequestSession: (session) =>
+          opened < behaviours.length ? behaviours[opened++]() : execChannel(session, (channel, command) => {
+            void channel.write(`ran: ${command}\n`).then(() => channel.sendExitStatus(0))
+              .then(() => channel.sendEof()).then(() => channel.close());
+          }),
+      }),
+  });
+  for (let i = 0; i < behaviours.length; i++) {
+    const refused = await sshWithPassword(server.port, "foo", "echo never");
+    assert.deepEqual([refused.code, refused.stdout], [255, ""], `behaviour ${i}: ${refused.stderr}`);
+  }
+  assert.equal(opened, behaviours.length);
+  assert.equal(server.errors.length, 2, "the throw and the garbage are reported");
+  assert.deepEqual(
+    server.errors.map((e) => e.context),
+    ["channelOpenRequestSession", "channelOpenRequestSession"],
+  );
+  const accepted = await sshWithPassword(server.port, "foo", "after");
+  assert.deepEqual([accepted.code, accepted.stdout], [0, "ran: after\n"]);
 });
 
 test("a throwing message callback denies keyboard-interactive auth", async () => {
@@ -387,14 +428,14 @@ test("ssh exit codes and stdin via the test server", async () => {
 
 test("a process whose server is closed exits by itself (no poll keeps it alive)", async () => {
   const script = `import { Bind, listen, SshKey } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    JSON.stringify(moduleUrl(new URL("../mod", import.meta.url)).href)
   };
 const bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
 const done = listen(() => {}, bind);
 setTimeout(() => bind.close(), 100);
 await done;
 console.log("listen returned");`;
-  const result = await run(DENO, ["eval", "--ext=ts", script], { timeoutMs: 10_000 });
+  const result = await evalModule(script, { timeoutMs: 10_000 });
   assert.equal(result.signal, null, "the process had to be killed: something kept it alive");
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), "listen returned");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { SshChannel } from "../channel.ts";
 
 /** How a command ended. */
@@ -33,6 +33,26 @@ export interface CommandOptions {
   cwd?: string;
   /** Kill the command after this many milliseconds. */
   timeout?: number;
+}
+
+/** Sends a signal named as in SSH (`"TERM"`) or in Node (`"SIGTERM"`); unknown names are ignored, as sshd does. */
+export function signalChild(child: ChildProcess, signal = "TERM"): void {
+  const name = signal.startsWith("SIG") ? signal : `SIG${signal}`;
+  try {
+    child.kill(name as NodeJS.Signals);
+  } catch { /* unknown signal name */ }
+}
+
+/** Tells the client how the command ended (status or signal, before EOF: some clients drop it after), then closes. */
+export async function reportExit(channel: SshChannel, exit: CommandExit): Promise<void> {
+  if (channel.isOpen) {
+    try {
+      if (exit.signal) await channel.sendExitSignal(exit.signal);
+      else await channel.sendExitStatus(exit.code ?? 0);
+      await channel.sendEof();
+    } catch { /* the client closed the channel meanwhile */ }
+  }
+  await channel.close();
 }
 
 /** Starts `argv` and connects it to `channel`. */
@@ -67,25 +87,13 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     const exit = await exited;
     clearTimeout(timer);
     await pumps;
-    if (channel.isOpen) {
-      try {
-        if (exit.signal) await channel.sendExitSignal(exit.signal);
-        else await channel.sendExitStatus(exit.code ?? 0);
-        await channel.sendEof();
-      } catch { /* the client closed the channel meanwhile */ }
-    }
-    await channel.close();
+    await reportExit(channel, exit);
     return exit;
   })();
   return {
     input: (data) => void spawned.then(() => child.stdin.write(data)),
     endInput: () => void spawned.then(() => child.stdin.end()),
-    kill: (signal = "TERM") => {
-      const name = signal.startsWith("SIG") ? signal : `SIG${signal}`;
-      try {
-        child.kill(name as NodeJS.Signals);
-      } catch { /* unknown signal name: ignored, as sshd does */ }
-    },
+    kill: (signal) => signalChild(child, signal),
     finished,
   };
 }

@@ -11,9 +11,12 @@ import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
 import { SessionEvent } from "../event.ts";
 import { SshKey } from "../key.ts";
-import { type Message, RequestType } from "../message.ts";
+import type { WindowSize } from "../../ffi/pty.ts";
+import { ChannelType, GlobalRequestType, type Message, RequestType } from "../message.ts";
 import type { Session } from "../session.ts";
 import { runCommand, type RunningCommand } from "./command.ts";
+import { openDirectTcpip, ReverseForwarding } from "./forwarding.ts";
+import { type RunningPtyCommand, runPtyCommand } from "./pty_command.ts";
 import { Timeline, type TimelineEntry } from "./timeline.ts";
 
 const SFTP_SERVERS = [
@@ -22,6 +25,7 @@ const SFTP_SERVERS = [
   "/usr/libexec/sftp-server",
 ];
 const KBDINT_TOKEN = "bar";
+const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
 
 /** Fakes a command in-process instead of running `sh -c`. */
 export type ExecHandler = (
@@ -64,6 +68,11 @@ export interface DemoServerOptions {
   timeout?: number;
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
+  /**
+   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds.
+   * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
+   */
+  connectTimeout?: number;
 }
 
 /** One client connection, as the DemoServer saw it. */
@@ -85,6 +94,13 @@ export interface DemoClient {
 /** Records a timeline event for one client. */
 type Recorder = (event: string, data?: Record<string, unknown>) => void;
 
+/** What the server keeps per connection. */
+interface Connection {
+  readonly client: DemoClient;
+  readonly record: Recorder;
+  readonly reverse: ReverseForwarding;
+}
+
 function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
   if (keys === undefined) return [];
   if (Array.isArray(keys)) {
@@ -102,9 +118,10 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
  * A throw-away SSH server for tests: password (any user), keyboard-interactive
  * (`Password: ` then `Token: `, answers: the password and `bar`), public key
  * and optional "none" auth; `sh -c` exec with streamed output, stdin, EOF,
- * exit status or signal and merged environment; SFTP through OpenSSH's
- * `sftp-server`. Binds 127.0.0.1 on a free port by default. Not for
- * production: it runs whatever clients ask.
+ * exit status or signal and merged environment; shells and commands on a real
+ * pty with window changes; direct (`ssh -L`) and reverse (`ssh -R`) port
+ * forwarding; SFTP through OpenSSH's `sftp-server`. Binds 127.0.0.1 on a free
+ * port by default. Not for production: it runs whatever clients ask.
  *
  * @example
  * ```ts
@@ -138,6 +155,7 @@ export class DemoServer {
   readonly #options: DemoServerOptions;
   readonly #sessions = new Set<Session>();
   readonly #commands = new Set<RunningCommand>();
+  readonly #forwards = new Set<Promise<unknown>>();
   readonly #ownsHostKey: boolean;
   #listening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -210,7 +228,7 @@ export class DemoServer {
     });
   }
 
-  #clientOf = new WeakMap<Session, DemoClient>();
+  #connections = new WeakMap<Session, Connection>();
 
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
@@ -223,9 +241,10 @@ export class DemoServer {
       commands: [],
     };
     this.clients.push(client);
-    this.#clientOf.set(session, client);
-    this.#sessions.add(session);
     const record = this.#recorder(client);
+    const reverse = new ReverseForwarding(session, this.host, record);
+    this.#connections.set(session, { client, record, reverse });
+    this.#sessions.add(session);
     record("connected", { peer: client.peer });
     session.onError = (error, context) => record("callback-error", { context, error: String(error) });
     session.setServerCallbacks(this.#serverCallbacks(client, record));
@@ -238,6 +257,7 @@ export class DemoServer {
       using _event = new SessionEvent(session);
       await session.disconnected;
     } finally {
+      await reverse.close();
       record("disconnected");
       this.#sessions.delete(session);
     }
@@ -293,15 +313,43 @@ export class DemoServer {
   }
 
   #onMessage(session: Session, message: Message): boolean {
-    const client = this.#clientOf.get(session);
-    if (!client || message.type !== RequestType.Auth || message.subtype !== AuthMethod.Interactive) {
-      return true;
+    const connection = this.#connections.get(session);
+    if (!connection) return true;
+    const { client, record } = connection;
+    if (message.type === RequestType.Auth && message.subtype === AuthMethod.Interactive) {
+      this.#keyboardInteractive(client, message, record);
+      return false;
     }
-    const record = this.#recorder(client);
+    if (client.authMethod === undefined) return true; // libssh refuses the rest before login anyway
+    if (message.type === RequestType.ChannelOpen && message.subtype === ChannelType.DirectTcpip) {
+      const bridge = openDirectTcpip(
+        message,
+        this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        record,
+      );
+      if (bridge) {
+        client.channels++;
+        this.#forwards.add(bridge);
+        void bridge.finally(() => this.#forwards.delete(bridge));
+      }
+      return false;
+    }
+    if (message.type === RequestType.Global && message.subtype === GlobalRequestType.TcpipForward) {
+      connection.reverse.listen(message);
+      return false;
+    }
+    if (message.type === RequestType.Global && message.subtype === GlobalRequestType.CancelTcpipForward) {
+      connection.reverse.cancel(message);
+      return false;
+    }
+    return true;
+  }
+
+  #keyboardInteractive(client: DemoClient, message: Message, record: Recorder): void {
     if (!message.isKbdintResponse) {
       record("auth-kbdint", { user: message.authUser, step: "prompts" });
       message.sendInteractivePrompts({ prompts: [{ prompt: "Password: " }, { prompt: "Token: " }] });
-      return false;
+      return;
     }
     const answers = message.kbdintAnswers;
     const ok = answers.length === 2 && answers[0] === this.password && answers[1] === KBDINT_TOKEN;
@@ -313,7 +361,6 @@ export class DemoServer {
     } else {
       message.replyDefault();
     }
-    return false;
   }
 
   #sessionChannel(
@@ -323,20 +370,20 @@ export class DemoServer {
   ): SshChannel {
     const channel = new SshChannel(session);
     const clientEnv: Record<string, string> = {};
-    let running: RunningCommand | undefined;
+    let running: RunningCommand | RunningPtyCommand | undefined;
+    let terminal: { term: string; size: WindowSize } | undefined;
     const environment = (): Record<string, string> => {
       const base: Record<string, string> = {};
       for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
       return { ...base, ...this.#options.env, ...clientEnv };
     };
-    const start = (argv: string[], label: string): void => {
+    const start = (argv: string[], label: string, onTerminal: boolean): void => {
       client.commands.push(label);
-      record("exec", { command: label });
-      const command = runCommand(channel, argv, {
-        env: environment(),
-        cwd: this.#options.cwd,
-        timeout: this.#options.timeout,
-      });
+      record("exec", { command: label, pty: onTerminal });
+      const options = { env: environment(), cwd: this.#options.cwd, timeout: this.#options.timeout };
+      const command = onTerminal && terminal
+        ? runPtyCommand(channel, argv, { ...options, ...terminal })
+        : runCommand(channel, argv, options);
       running = command;
       this.#commands.add(command);
       void command.finished.then((exit) => {
@@ -374,7 +421,25 @@ export class DemoServer {
         onExecRequest: (_s, _c, command) => {
           if (running) return false;
           if (this.#options.exec) fake(command, this.#options.exec);
-          else start(["sh", "-c", command], command);
+          else start(["sh", "-c", command], command, true);
+          return true;
+        },
+        onPtyRequest: (_s, _c, term, columns, rows, widthPixels, heightPixels) => {
+          if (running || terminal) return false;
+          terminal = { term, size: { columns, rows, widthPixels, heightPixels } };
+          record("pty", { term, columns, rows });
+          return true;
+        },
+        onPtyWindowChange: (_s, _c, columns, rows, widthPixels, heightPixels) => {
+          if (!terminal) return false;
+          terminal.size = { columns, rows, widthPixels, heightPixels };
+          record("window-change", { columns, rows });
+          if (running && "resize" in running) running.resize(terminal.size);
+          return true;
+        },
+        onShellRequest: () => {
+          if (running || this.#options.exec) return false;
+          start([environment().SHELL || "/bin/sh"], "shell", true);
           return true;
         },
         onSubsystemRequest: (_s, _c, subsystem) => {
@@ -383,7 +448,7 @@ export class DemoServer {
             record("subsystem-refused", { subsystem });
             return false;
           }
-          start([binary], `subsystem:${subsystem}`);
+          start([binary], `subsystem:${subsystem}`, false);
           return true;
         },
         onData: (_s, _c, data) => running?.input(data),
@@ -408,6 +473,7 @@ export class DemoServer {
       for (const command of this.#commands) command.kill("KILL");
       await Promise.all([...this.#sessions].map((session) => session.close()));
       await this.#listening;
+      await Promise.allSettled(this.#forwards);
       this.#timeline.record(0, "closed");
       if (this.#ownsHostKey) this.hostKey.close();
     })();

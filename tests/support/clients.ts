@@ -19,6 +19,50 @@ export interface ProcessResult {
 /** The Deno executable for child scripts: this one under Deno, the pinned dev dependency otherwise. */
 export const DENO: string = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
 
+/**
+ * The extension of this copy of the repository's modules: `.ts` when the tests
+ * run from the sources (Deno), `.js` when they run compiled beside the npm
+ * build (`npm/tests/`, under Node).
+ */
+export const MODULE_EXTENSION: ".ts" | ".js" = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+
+/** A module of this repository, given as a URL without extension (`new URL("../mod", import.meta.url)`). */
+export function moduleUrl(withoutExtension: URL): URL {
+  return new URL(withoutExtension.href + MODULE_EXTENSION);
+}
+
+/**
+ * The command that runs one of this repository's scripts (URL without
+ * extension): `deno run -A x.ts` under Deno, `node x.js` under Node.
+ */
+export function scriptCommand(withoutExtension: URL, args: string[] = []): [string, string[]] {
+  const file = fileURLToPath(moduleUrl(withoutExtension));
+  return "Deno" in globalThis ? [DENO, ["run", "-A", file, ...args]] : [process.execPath, [file, ...args]];
+}
+
+/** Runs one of this repository's scripts to completion (see `scriptCommand`). */
+export function runScript(
+  withoutExtension: URL,
+  args: string[] = [],
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ProcessResult> {
+  const [command, commandArgs] = scriptCommand(withoutExtension, args);
+  return run(command, commandArgs, options);
+}
+
+/**
+ * Runs `source`, an ES module in plain JavaScript, in a new process of this
+ * runtime: `deno eval` or `node --input-type=module -e`.
+ */
+export function evalModule(
+  source: string,
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<ProcessResult> {
+  return "Deno" in globalThis
+    ? run(DENO, ["eval", "--ext=js", source], options)
+    : run(process.execPath, ["--input-type=module", "-e", source], options);
+}
+
 /** Runs a command to completion (killed after `timeoutMs`). */
 export function run(
   command: string,

@@ -1,0 +1,97 @@
+/**
+ * A non-blocking descriptor this process owns (a forwarded TCP connection, a
+ * pty master), read and written with promises through the reactor.
+ *
+ * @module
+ */
+
+import { native } from "../../ffi/load.ts";
+import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../../ffi/platform.ts";
+import { shutdownWrite } from "../../ffi/tcp.ts";
+import { reactor, type Watch } from "../reactor.ts";
+
+const READ_CHUNK = 64 * 1024;
+const FAILED = POLLERR | POLLHUP | POLLNVAL;
+
+/** Reads and writes one descriptor; owns it and closes it. */
+export class FdStream {
+  readonly fd: number;
+  readonly #watch: Watch;
+  #wantRead: (() => void) | undefined;
+  #wantWrite: (() => void) | undefined;
+  #closed = false;
+
+  /** Takes ownership of `fd`, which must already be non-blocking. */
+  constructor(fd: number) {
+    this.fd = fd;
+    this.#watch = reactor.watch(fd, 0, (revents) => this.#onReady(revents));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onReady(revents: number): void {
+    const reader = this.#wantRead;
+    const writer = this.#wantWrite;
+    if (reader && revents & (POLLIN | FAILED)) this.#wantRead = undefined;
+    if (writer && revents & (POLLOUT | FAILED)) this.#wantWrite = undefined;
+    this.#updateInterest();
+    if (reader && !this.#wantRead) reader();
+    if (writer && !this.#wantWrite) writer();
+  }
+
+  #updateInterest(): void {
+    this.#watch.setEvents((this.#wantRead ? POLLIN : 0) | (this.#wantWrite ? POLLOUT : 0));
+  }
+
+  #wait(direction: "read" | "write"): Promise<void> {
+    return new Promise((resolve) => {
+      if (direction === "read") this.#wantRead = resolve;
+      else this.#wantWrite = resolve;
+      this.#updateInterest();
+    });
+  }
+
+  /** The next bytes; `null` at end of file or once closed. One read at a time. */
+  async read(): Promise<Uint8Array<ArrayBuffer> | null> {
+    const buffer = new Uint8Array(READ_CHUNK);
+    while (!this.#closed) {
+      const n = readFd(native(), this.fd, buffer);
+      if (n === 0) return null;
+      if (n !== WOULD_BLOCK) return buffer.slice(0, n);
+      await this.#wait("read");
+    }
+    return null;
+  }
+
+  /** Writes all of `bytes`, waiting while the peer does not read. Throws once closed. */
+  async write(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      if (this.#closed) throw new Error("the descriptor is closed");
+      const n = writeFd(native(), this.fd, bytes.subarray(offset));
+      if (n === WOULD_BLOCK) await this.#wait("write");
+      else offset += n;
+    }
+  }
+
+  /** Half-closes a socket: the peer reads end of file, and may still send. */
+  shutdownWrite(): void {
+    if (!this.#closed) shutdownWrite(native(), this.fd);
+  }
+
+  /** Closes the descriptor and wakes any waiting read or write. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watch.close();
+    closeFd(native(), this.fd);
+    const reader = this.#wantRead;
+    const writer = this.#wantWrite;
+    this.#wantRead = this.#wantWrite = undefined;
+    reader?.();
+    writer?.();
+  }
+}
