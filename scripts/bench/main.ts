@@ -4,7 +4,7 @@
  * run on this machine. Writes Markdown, JSON and an SVG chart to
  * `bench/results/`.
  *
- *   deno task bench [--quick] [--repetitions N] [--servers a,b] [--workloads a,b] [--with-node]
+ *   deno task bench [--quick] [--repetitions N] [--servers a,b] [--workloads a,b]
  *
  * @module
  */
@@ -22,7 +22,7 @@ import { WORKLOADS } from "./workloads.ts";
 const USAGE = `usage: deno task bench [--quick] [--repetitions N] [--servers ${
   SERVERS.map((s) => s.name).join(",")
 }]
-                       [--workloads ${WORKLOADS.map((w) => w.name).join(",")}] [--with-node]`;
+                       [--workloads ${WORKLOADS.map((w) => w.name).join(",")}]`;
 
 const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.url));
 
@@ -40,7 +40,6 @@ try {
       repetitions: { type: "string" },
       servers: { type: "string" },
       workloads: { type: "string" },
-      "with-node": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -98,13 +97,11 @@ async function describeMachine(): Promise<Record<string, string>> {
 }
 
 const environment = await prepare(log);
-const flags = { withNode: values["with-node"] };
-const reportServers: ReportServer[] = chosenServers.map((kind) => ({
-  name: kind.name,
-  label: kind.label,
-  unavailable: kind.unavailable(environment, flags),
-}));
-const servers = chosenServers.filter((kind) => !kind.unavailable(environment, flags));
+const reportServers: ReportServer[] = [];
+for (const kind of chosenServers) {
+  reportServers.push({ name: kind.name, label: kind.label, unavailable: await kind.prepare(environment) });
+}
+const servers = chosenServers.filter((_, i) => !reportServers[i].unavailable);
 for (const server of reportServers) if (server.unavailable) log(`${server.label}: ${server.unavailable}`);
 
 const trials: TrialResult[] = [];

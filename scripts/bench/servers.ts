@@ -44,15 +44,9 @@ export interface ServerKind {
   readonly label: string;
   /** What it is, for the report. */
   readonly description: string;
-  /** Why it does not run in this benchmark run, if it does not. */
-  unavailable(environment: BenchEnvironment, flags: ServerFlags): string | undefined;
+  /** Gets it ready once per benchmark run; resolves to why it cannot run, if it cannot. */
+  prepare(environment: BenchEnvironment): Promise<string | undefined>;
   start(environment: BenchEnvironment): Promise<RunningServer>;
-}
-
-/** Command-line switches that enable optional servers. */
-export interface ServerFlags {
-  /** Run "ours" on Node too (needs the Node backend and the npm build). */
-  withNode: boolean;
 }
 
 const ALGORITHM_FLAGS = [
@@ -145,6 +139,16 @@ async function jsonPort(stdout: LineReader): Promise<number | undefined> {
   return (JSON.parse(line) as { port: number }).port;
 }
 
+/** Builds the npm package into `npm/` (what "ours" on Node imports); the reason when that fails. */
+async function buildNpmPackage(): Promise<string | undefined> {
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", here("../build_npm.ts")],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return success ? undefined : `the npm build failed: ${new TextDecoder().decode(stderr).trim()}`;
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -184,7 +188,7 @@ export const SERVERS: readonly ServerKind[] = [
     name: "ours-deno",
     label: "ours (Deno)",
     description: "this binding's DemoServer on Deno (scripts/bench/servers/ours_server.ts)",
-    unavailable: () => undefined,
+    prepare: () => Promise.resolve(undefined),
     start: (environment) =>
       launch(environment, "ours-deno", {
         command: Deno.execPath(),
@@ -206,8 +210,7 @@ export const SERVERS: readonly ServerKind[] = [
     label: "ours (Node)",
     description:
       "this binding's DemoServer on Node, from the npm build (scripts/bench/servers/ours_server_node.mjs)",
-    unavailable: (_environment, flags) =>
-      flags.withNode ? undefined : "skipped: the Node backend is not merged yet (enable with --with-node)",
+    prepare: buildNpmPackage,
     start: (environment) =>
       launch(environment, "ours-node", {
         command: "node",
@@ -226,7 +229,7 @@ export const SERVERS: readonly ServerKind[] = [
     name: "ssh2",
     label: "ssh2 (Node)",
     description: "the npm ssh2 1.x server on Node (scripts/bench/servers/ssh2_server.mjs)",
-    unavailable: () => undefined,
+    prepare: () => Promise.resolve(undefined),
     start: (environment) =>
       launch(environment, "ssh2", {
         command: "node",
@@ -245,7 +248,7 @@ export const SERVERS: readonly ServerKind[] = [
     name: "sshd",
     label: "OpenSSH sshd",
     description: "a private OpenSSH sshd (own config, UsePAM no, fork per connection)",
-    unavailable: (environment) => environment.sshdUnavailable,
+    prepare: (environment) => Promise.resolve(environment.sshdUnavailable),
     start: (environment) => {
       const port = freePort();
       const config = `${environment.tempDir}/sshd_config_${port}`;
@@ -266,7 +269,7 @@ export const SERVERS: readonly ServerKind[] = [
     name: "c",
     label: "C libssh",
     description: "a minimal single-process C server on the same libssh (scripts/bench/c/bench_server.c)",
-    unavailable: () => undefined,
+    prepare: () => Promise.resolve(undefined),
     start: (environment) =>
       launch(environment, "c", {
         command: environment.cServerPath,

@@ -1,6 +1,6 @@
 // "Ours" on Node: the same DemoServer as ours_server.ts, imported from the npm
-// build (`npm/`, made by the npm build task of the Node backend). Used with
-// `deno task bench --with-node`; BENCH_OURS_NODE_MODULE overrides the module.
+// build (`npm/`, made by scripts/build_npm.ts; the benchmark builds it before it
+// starts). BENCH_OURS_NODE_MODULE overrides the module.
 //
 //   node scripts/bench/servers/ours_server_node.mjs --host-key FILE [--password PW]
 //     [--kex LIST] [--ciphers LIST] [--hostkey-algorithms LIST]
