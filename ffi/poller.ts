@@ -20,6 +20,8 @@ export class Poller {
   readonly #backend: Backend;
   readonly #wakeFd: number;
   readonly #eight = new BigUint64Array([1n]);
+  readonly #scratch = new BigUint64Array(1);
+  #wakePending = false;
   #buffer = new Uint8Array(POLLFD_BYTES * 16);
   #closed = false;
 
@@ -29,39 +31,63 @@ export class Poller {
     if (this.#wakeFd < 0) throw new Error("eventfd() failed");
   }
 
+  /** Writes the pollfd array: the eventfd first, then `requests`. */
+  #fill(requests: readonly PollRequest[]): DataView {
+    const count = requests.length + 1;
+    if (this.#buffer.length < count * POLLFD_BYTES) this.#buffer = new Uint8Array(count * POLLFD_BYTES * 2);
+    const view = new DataView(this.#buffer.buffer);
+    view.setInt32(0, this.#wakeFd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    for (let i = 0; i < requests.length; i++) {
+      const offset = (i + 1) * POLLFD_BYTES;
+      view.setInt32(offset, requests[i].fd, true);
+      view.setInt16(offset + 4, requests[i].events, true);
+      view.setInt16(offset + 6, 0, true);
+    }
+    return view;
+  }
+
+  #results(view: DataView, ready: number, count: number): Int16Array | undefined {
+    if (ready <= 0) return undefined;
+    if (view.getInt16(6, true) !== 0) this.#drain();
+    const revents = new Int16Array(count);
+    for (let i = 0; i < count; i++) revents[i] = view.getInt16((i + 1) * POLLFD_BYTES + 6, true);
+    return revents;
+  }
+
   /**
    * Waits until one of `requests` is ready or `wake()` is called, and returns
    * each request's `revents` (same order). Never call it twice at once.
    */
   async wait(requests: readonly PollRequest[], timeoutMs = -1): Promise<Int16Array> {
-    const count = requests.length + 1;
-    if (this.#buffer.length < count * POLLFD_BYTES) this.#buffer = new Uint8Array(count * POLLFD_BYTES * 2);
-    const buffer = this.#buffer;
-    const view = new DataView(buffer.buffer);
-    view.setInt32(0, this.#wakeFd, true);
-    view.setInt16(4, POLLIN, true);
-    view.setInt16(6, 0, true);
-    requests.forEach((request, i) => {
-      const offset = (i + 1) * POLLFD_BYTES;
-      view.setInt32(offset, request.fd, true);
-      view.setInt16(offset + 4, request.events, true);
-      view.setInt16(offset + 6, 0, true);
-    });
-    const ready = await this.#backend.libc.poll(buffer, BigInt(count), timeoutMs);
-    const revents = new Int16Array(requests.length);
-    if (ready <= 0) return revents;
-    if (view.getInt16(6, true) !== 0) this.#drain();
-    for (let i = 0; i < requests.length; i++) revents[i] = view.getInt16((i + 1) * POLLFD_BYTES + 6, true);
-    return revents;
+    const view = this.#fill(requests);
+    const ready = await this.#backend.libc.poll(this.#buffer, BigInt(requests.length + 1), timeoutMs);
+    return this.#results(view, ready, requests.length) ?? new Int16Array(requests.length);
+  }
+
+  /**
+   * Asks, without waiting and without leaving the JS thread, which of
+   * `requests` are ready: `undefined` when none is. A busy server finds work
+   * this way without a round trip through the worker thread.
+   */
+  pollNow(requests: readonly PollRequest[]): Int16Array | undefined {
+    const view = this.#fill(requests);
+    const ready = this.#backend.libc.poll_now(this.#buffer, BigInt(requests.length + 1), 0);
+    const revents = this.#results(view, ready, requests.length);
+    return revents?.some((r) => r !== 0) ? revents : undefined;
   }
 
   /** Interrupts a `wait()` in progress (or makes the next one return at once). */
   wake(): void {
-    if (!this.#closed) this.#backend.libc.write(this.#wakeFd, this.#eight, 8);
+    if (this.#closed || this.#wakePending) return;
+    this.#wakePending = true; // one eventfd write is enough until the poll has seen it
+    this.#backend.libc.write(this.#wakeFd, this.#eight, 8);
   }
 
   #drain(): void {
-    this.#backend.libc.read(this.#wakeFd, new BigUint64Array(1), 8);
+    this.#wakePending = false;
+    this.#backend.libc.read(this.#wakeFd, this.#scratch, 8);
   }
 
   /** Closes the eventfd; only once no `wait()` is in progress. */
