@@ -1,0 +1,151 @@
+/**
+ * Runs a client's command without the runtime's process API: `posix_spawnp`
+ * with plain pipes, polled by the same reactor as the SSH sockets, exit seen
+ * through a pidfd (see `ffi/spawn.ts` for why). Same behaviour as
+ * `runCommand`'s portable path: output streamed with back-pressure, client
+ * EOF closes stdin, exit status or signal before EOF and close.
+ *
+ * @module
+ */
+
+import { constants } from "node:os";
+import { native } from "../../ffi/load.ts";
+import { closeFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
+import { POLLIN } from "../../ffi/platform.ts";
+import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";
+import type { SshChannel } from "../channel.ts";
+import { reactor } from "../reactor.ts";
+import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
+import { FdStream } from "./fd_stream.ts";
+
+/** Bytes read from the command's output per read (one buffer per stream, reused). */
+const OUTPUT_CHUNK = 64 * 1024;
+
+const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
+const SIGNAL_NAMES = new Map(Object.entries(SIGNAL_NUMBERS).map(([name, number]) => [number, name]));
+
+/** The client's input on its way to the command's stdin, in order, without a promise per packet. */
+class StdinWriter {
+  readonly #stream: FdStream;
+  /** Data the pipe did not take yet; written before anything newer. */
+  #pending: Uint8Array<ArrayBuffer>[] = [];
+  #flushing = false;
+  #ending = false;
+
+  constructor(fd: number) {
+    this.#stream = new FdStream(fd);
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#stream.closed || this.#ending) return;
+    if (!this.#flushing) {
+      // Usually the pipe takes it all at once: no copy, no promise.
+      let n: number;
+      try {
+        n = writeFd(native(), this.#stream.fd, data as Uint8Array<ArrayBuffer>);
+      } catch {
+        this.#stream.close(); // the command closed its stdin (EPIPE): drop the input, as sshd does
+        return;
+      }
+      if (n === data.length) return;
+      data = data.subarray(n === WOULD_BLOCK ? 0 : n);
+    }
+    this.#pending.push((data as Uint8Array<ArrayBuffer>).slice());
+    if (!this.#flushing) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#pending.length > 0) await this.#stream.write(this.#pending.shift()!);
+    } catch {
+      this.#pending = [];
+      this.#stream.close();
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#ending) this.#stream.close();
+  }
+
+  /** Closes stdin once everything before it was written. */
+  end(): void {
+    this.#ending = true;
+    if (!this.#flushing) this.#stream.close();
+  }
+
+  close(): void {
+    this.#pending = [];
+    this.#stream.close();
+  }
+}
+
+/** Starts `argv` with `posix_spawnp` and connects it to `channel`. */
+export function runNativeCommand(
+  channel: SshChannel,
+  argv: string[],
+  options: CommandOptions,
+): RunningCommand {
+  const backend = native();
+  let child;
+  try {
+    child = spawnProcess(backend, argv, options.env, options.cwd);
+  } catch (error) {
+    const finished = (async (): Promise<CommandExit> => {
+      await channel.write(`${argv[0]}: ${(error as Error).message}\n`, { stderr: true }).catch(() => {});
+      const exit = { code: 127, signal: null };
+      await reportExit(channel, exit);
+      return exit;
+    })();
+    return { input: () => {}, endInput: () => {}, kill: () => {}, finished };
+  }
+  const { pid } = child;
+  let exit: CommandExit | undefined;
+  const kill = (signal = "TERM"): void => {
+    const number = SIGNAL_NUMBERS[signal.startsWith("SIG") ? signal : `SIG${signal}`];
+    if (number !== undefined && exit === undefined) signalProcess(backend, pid, number);
+  };
+  const stdin = new StdinWriter(child.stdin);
+  const pump = async (fd: number, stderr: boolean): Promise<void> => {
+    const stream = new FdStream(fd);
+    const buffer = new Uint8Array(OUTPUT_CHUNK);
+    try {
+      // channel.write copies what it keeps, so one buffer serves every read.
+      for (let n = await stream.readInto(buffer); n > 0; n = await stream.readInto(buffer)) {
+        await channel.write(buffer.subarray(0, n), { stderr });
+      }
+    } catch {
+      kill("KILL"); // the client is gone: nobody reads the output any more
+    } finally {
+      stream.close();
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
+  const exited = new Promise<CommandExit>((resolve) => {
+    const watch = reactor.watch(child.pidFd, POLLIN, () => {
+      const status = reapProcess(backend, pid);
+      if (!status) return;
+      watch.close();
+      closeFd(backend, child.pidFd);
+      exit = {
+        code: status.code,
+        signal: status.signal === null ? null : SIGNAL_NAMES.get(status.signal) ?? `SIG${status.signal}`,
+      };
+      resolve(exit);
+    });
+  });
+  const timer = options.timeout ? setTimeout(() => kill("KILL"), options.timeout) : undefined;
+  const finished = (async (): Promise<CommandExit> => {
+    const result = await exited;
+    clearTimeout(timer);
+    stdin.close();
+    await pumps;
+    await reportExit(channel, result);
+    return result;
+  })();
+  return {
+    input: (data) => stdin.write(data),
+    endInput: () => stdin.end(),
+    kill,
+    finished,
+  };
+}
