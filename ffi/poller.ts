@@ -15,7 +15,11 @@ export interface PollRequest {
   readonly events: number;
 }
 
-/** Waits on descriptors; one `poll()` at a time. */
+/**
+ * Waits on a set of descriptors; one `poll()` at a time. The set is kept in
+ * the native `pollfd` array between polls (`setRequests` rewrites it), and
+ * results are read from it in place: polling allocates nothing.
+ */
 export class Poller {
   readonly #backend: Backend;
   readonly #wakeFd: number;
@@ -23,6 +27,8 @@ export class Poller {
   readonly #scratch = new BigUint64Array(1);
   #wakePending = false;
   #buffer = new Uint8Array(POLLFD_BYTES * 16);
+  #view = new DataView(this.#buffer.buffer);
+  #count = 0;
   #closed = false;
 
   constructor(backend: Backend) {
@@ -31,11 +37,14 @@ export class Poller {
     if (this.#wakeFd < 0) throw new Error("eventfd() failed");
   }
 
-  /** Writes the pollfd array: the eventfd first, then `requests`. */
-  #fill(requests: readonly PollRequest[]): DataView {
-    const count = requests.length + 1;
-    if (this.#buffer.length < count * POLLFD_BYTES) this.#buffer = new Uint8Array(count * POLLFD_BYTES * 2);
-    const view = new DataView(this.#buffer.buffer);
+  /** Sets what the next polls wait for: the eventfd first, then `requests`. Not during a `wait()`. */
+  setRequests(requests: readonly PollRequest[]): void {
+    const entries = requests.length + 1;
+    if (this.#buffer.length < entries * POLLFD_BYTES) {
+      this.#buffer = new Uint8Array(entries * POLLFD_BYTES * 2);
+      this.#view = new DataView(this.#buffer.buffer);
+    }
+    const view = this.#view;
     view.setInt32(0, this.#wakeFd, true);
     view.setInt16(4, POLLIN, true);
     view.setInt16(6, 0, true);
@@ -45,37 +54,41 @@ export class Poller {
       view.setInt16(offset + 4, requests[i].events, true);
       view.setInt16(offset + 6, 0, true);
     }
-    return view;
+    this.#count = requests.length;
   }
 
-  #results(view: DataView, ready: number, count: number): Int16Array | undefined {
-    if (ready <= 0) return undefined;
-    if (view.getInt16(6, true) !== 0) this.#drain();
-    const revents = new Int16Array(count);
-    for (let i = 0; i < count; i++) revents[i] = view.getInt16((i + 1) * POLLFD_BYTES + 6, true);
-    return revents;
+  /** The `revents` of request `index` from the last poll. */
+  revents(index: number): number {
+    return this.#view.getInt16((index + 1) * POLLFD_BYTES + 6, true);
+  }
+
+  /** After a poll: true when a request (not only the eventfd) is ready. */
+  #settle(ready: number): boolean {
+    if (ready <= 0) return false;
+    let requestsReady = ready;
+    if (this.#view.getInt16(6, true) !== 0) {
+      this.#drain();
+      requestsReady--;
+    }
+    return requestsReady > 0;
   }
 
   /**
-   * Waits until one of `requests` is ready or `wake()` is called, and returns
-   * each request's `revents` (same order). Never call it twice at once.
+   * Waits until a request is ready or `wake()` is called; then read
+   * `revents(i)`. Never call it twice at once, nor `setRequests` meanwhile.
    */
-  async wait(requests: readonly PollRequest[], timeoutMs = -1): Promise<Int16Array> {
-    const view = this.#fill(requests);
-    const ready = await this.#backend.libc.poll(this.#buffer, BigInt(requests.length + 1), timeoutMs);
-    return this.#results(view, ready, requests.length) ?? new Int16Array(requests.length);
+  async wait(timeoutMs = -1): Promise<void> {
+    const ready = await this.#backend.libc.poll(this.#buffer, BigInt(this.#count + 1), timeoutMs);
+    this.#settle(ready);
   }
 
   /**
-   * Asks, without waiting and without leaving the JS thread, which of
-   * `requests` are ready: `undefined` when none is. A busy server finds work
-   * this way without a round trip through the worker thread.
+   * Asks, without waiting and without leaving the JS thread, whether a
+   * request is ready (then read `revents(i)`). A busy server finds work this
+   * way without a round trip through the worker thread.
    */
-  pollNow(requests: readonly PollRequest[]): Int16Array | undefined {
-    const view = this.#fill(requests);
-    const ready = this.#backend.libc.poll_now(this.#buffer, BigInt(requests.length + 1), 0);
-    const revents = this.#results(view, ready, requests.length);
-    return revents?.some((r) => r !== 0) ? revents : undefined;
+  pollNow(): boolean {
+    return this.#settle(this.#backend.libc.poll_now(this.#buffer, BigInt(this.#count + 1), 0));
   }
 
   /** Interrupts a `wait()` in progress (or makes the next one return at once). */

@@ -66,6 +66,9 @@ class Reactor {
   #poller: Poller | undefined;
   #running = false;
   #waiting = false;
+  /** The watches with events, in the poller's order; rebuilt when `#dirty`. */
+  #active: Watch[] = [];
+  #dirty = true;
   onError: ReactorErrorSink = (error) => console.error("libssh reactor:", error);
 
   watch(fd: number, events: number, onReady: ReadyHandler): Watch {
@@ -82,31 +85,40 @@ class Reactor {
 
   /** The set or an interest changed: rebuild the poll set. */
   changed(): void {
+    this.#dirty = true;
     if (this.#waiting) this.#poller?.wake();
     else if (!this.#running) void this.#run();
   }
 
   async #run(): Promise<void> {
     this.#running = true;
-    this.#poller ??= new Poller(native());
+    const poller = this.#poller ??= new Poller(native());
     try {
       while (true) {
-        const active = [...this.#watches].filter((w) => w.events !== 0);
+        if (this.#dirty) {
+          this.#dirty = false;
+          this.#active = [];
+          for (const watch of this.#watches) if (watch.events !== 0) this.#active.push(watch);
+          poller.setRequests(this.#active);
+        }
+        const active = this.#active;
         if (active.length === 0) break;
-        let revents = this.#poller.pollNow(active);
-        if (!revents) {
+        if (!poller.pollNow()) {
           this.#waiting = true;
           try {
-            revents = await this.#poller.wait(active);
+            await poller.wait();
           } finally {
             this.#waiting = false;
           }
+          // Woken because the set changed: poll the new one.
+          if (this.#dirty) continue;
         }
         for (let i = 0; i < active.length; i++) {
+          const revents = poller.revents(i);
           const watch = active[i];
-          if (revents[i] === 0 || watch.closed) continue;
+          if (revents === 0 || watch.closed) continue;
           try {
-            watch.onReady(revents[i]);
+            watch.onReady(revents);
           } catch (error) {
             this.onError(error);
           }
