@@ -57,21 +57,18 @@ export class FdStream {
   /** The next bytes; `null` at end of file or once closed. One read at a time. */
   async read(): Promise<Uint8Array<ArrayBuffer> | null> {
     const buffer = new Uint8Array(READ_CHUNK);
-    const n = await this.readInto(buffer);
-    return n === 0 ? null : buffer.slice(0, n);
-  }
-
-  /**
-   * Reads the next bytes into `buffer` (which the caller may reuse: no
-   * allocation per read); 0 at end of file or once closed. One read at a time.
-   */
-  async readInto(buffer: Uint8Array<ArrayBuffer>): Promise<number> {
     while (!this.#closed) {
       const n = readFd(native(), this.fd, buffer);
-      if (n !== WOULD_BLOCK) return n;
+      if (n === 0) return null;
+      if (n !== WOULD_BLOCK) return buffer.slice(0, n);
       await this.#wait("read");
     }
-    return 0;
+    return null;
+  }
+
+  /** Resolves once the descriptor is readable (or failed, or closed); for callers that read it themselves. */
+  whenReadable(): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.#wait("read");
   }
 
   /** Writes all of `bytes`, waiting while the peer does not read. Throws once closed. */

@@ -10,7 +10,7 @@
 
 import { constants } from "node:os";
 import { native } from "../../ffi/load.ts";
-import { closeFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
+import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
 import { POLLIN } from "../../ffi/platform.ts";
 import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";
 import type { SshChannel } from "../channel.ts";
@@ -18,8 +18,10 @@ import { reactor } from "../reactor.ts";
 import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
 import { FdStream } from "./fd_stream.ts";
 
-/** Bytes read from the command's output per read (one buffer per stream, reused). */
+/** Bytes read from a command's output per read. */
 const OUTPUT_CHUNK = 64 * 1024;
+/** The one read buffer of every command's output (an idle command holds no buffer). */
+const outputBuffer = new Uint8Array(OUTPUT_CHUNK);
 
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 const SIGNAL_NAMES = new Map(Object.entries(SIGNAL_NUMBERS).map(([name, number]) => [number, name]));
@@ -107,14 +109,21 @@ export function runNativeCommand(
   const stdin = new StdinWriter(child.stdin);
   const pump = async (fd: number, stderr: boolean): Promise<void> => {
     const stream = new FdStream(fd);
-    const buffer = new Uint8Array(OUTPUT_CHUNK);
     try {
-      // channel.write copies what it keeps, so one buffer serves every read.
-      for (let n = await stream.readInto(buffer); n > 0; n = await stream.readInto(buffer)) {
-        await channel.write(buffer.subarray(0, n), { stderr });
+      for (;;) {
+        // Read and hand over in one synchronous step: channel.write copies what it
+        // keeps before returning, so one buffer serves every command of the process.
+        const n = readFd(backend, fd, outputBuffer);
+        if (n === WOULD_BLOCK) {
+          await stream.whenReadable();
+          if (stream.closed) break;
+          continue;
+        }
+        if (n === 0) break;
+        await channel.write(outputBuffer.subarray(0, n), { stderr });
       }
     } catch {
-      kill("KILL"); // the client is gone: nobody reads the output any more
+      kill("KILL"); // the client is gone (or the pipe failed): nobody reads the output any more
     } finally {
       stream.close();
     }
