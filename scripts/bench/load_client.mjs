@@ -7,6 +7,7 @@
 //
 // Protocol (one JSON object per stdout line, one word per stdin line):
 //   → {"event":"ready"}      after a warm-up connection; waits for "go"
+//   → {"event":"half"}       idle only: half the sessions are up; waits for "continue"
 //   → {"event":"holding"}    idle only: all sessions are up; waits for "release"
 //   → {"event":"done", …}    the result: ok, ops, seconds, latency percentiles, bytes
 import { spawn } from "node:child_process";
@@ -265,6 +266,12 @@ async function idle(count) {
   const clients = [];
   const stopped = [];
   for (let i = 0; i < count; i++) {
+    if (i === Math.floor(count / 2)) {
+      // Halfway: the benchmark samples memory here too, so one-time costs (code paged in,
+      // heaps grown) cancel out of the per-session figure.
+      await emit({ event: "half", count: i });
+      await expect("continue");
+    }
     const client = await connect();
     // An open channel running `cat`: it waits for input, so the channel stays open.
     await new Promise((resolve, reject) => {

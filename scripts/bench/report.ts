@@ -120,8 +120,9 @@ export function markdownReport(cells: Cells, context: ReportContext): string {
     "## Ratios against the C server (same libssh, single process; 1.00× = C)",
     "",
     "Server CPU is user + sys of the server's whole process tree (the `sh -c` commands included), " +
-    "from `/proc`. Idle PSS counts the server's own processes (sshd's per-connection processes " +
-    "included), not the `cat` each idle channel runs.",
+    "from `/proc`. Idle PSS is what the server's own processes (sshd's per-connection processes " +
+    "included; not the `cat` each idle channel runs) grow per session from half to all sessions up, " +
+    "so one-time costs (code paged in, heaps grown) cancel out; the figure from the start is in the medians.",
     "",
     ratioTable(cells, context.servers),
     "",

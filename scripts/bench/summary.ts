@@ -100,6 +100,15 @@ export const FIGURES: Record<WorkloadKind, readonly FigureSpec[]> = {
       of: (t) => t.pssPerSessionKb,
     },
     {
+      key: "pssPerSessionFromStartKb",
+      label: "server PSS per session, from the start (one-time costs included)",
+      unit: "KB",
+      better: "lower",
+      ratio: false,
+      digits: 1,
+      of: (t) => t.pssPerSessionFromStartKb,
+    },
+    {
       key: "treePssPerSessionKb",
       label: "PSS per session incl. the `cat` processes",
       unit: "KB",

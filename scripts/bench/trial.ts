@@ -33,16 +33,22 @@ export interface TrialResult {
   bytes?: number;
   /** user + sys of the server's whole process tree during the measured part. */
   serverCpuSeconds?: number;
-  /** Idle only: server PSS added per session (server processes / whole tree incl. commands). */
+  /**
+   * Idle only: server PSS added per session between half and all sessions up
+   * (server processes / whole tree incl. commands): one-time costs cancel out.
+   */
   pssPerSessionKb?: number;
   treePssPerSessionKb?: number;
+  /** Idle only: the same from before the first session (one-time costs included). */
+  pssPerSessionFromStartKb?: number;
   /** Idle only: server tree CPU while the sessions were idle, and for how long. */
   idleCpuSeconds?: number;
   idleSeconds?: number;
 }
 
 interface ClientEvent {
-  event: "ready" | "holding" | "done";
+  event: "ready" | "half" | "holding" | "done";
+  count?: number;
   ok?: boolean;
   error?: string;
   ops?: number;
@@ -147,6 +153,10 @@ export async function runTrial(
     const cpuBefore = await settledCpu(server.pid);
     await client.send("go");
     if (workload.kind === "idle") {
+      const half = await client.next("half");
+      await settledCpu(server.pid);
+      const memoryHalf = treeMemory(server.pid, server.executable);
+      await client.send("continue");
       const holding = await client.next("holding");
       const cpuHeld = await settledCpu(server.pid);
       const memoryHeld = treeMemory(server.pid, server.executable);
@@ -155,14 +165,16 @@ export async function runTrial(
       const cpuAfterIdle = treeCpuSeconds(server.pid);
       await client.send("release");
       await client.next("done");
-      const sessions = holding.ops ?? (holding as { count?: number }).count ?? 0;
+      const sessions = holding.count ?? 0;
+      const added = sessions - (half.count ?? 0);
       return {
         ...base,
         ok: true,
         ops: sessions,
         serverCpuSeconds: cpuHeld - cpuBefore,
-        pssPerSessionKb: (memoryHeld.serverKb - memoryBefore!.serverKb) / sessions,
-        treePssPerSessionKb: (memoryHeld.totalKb - memoryBefore!.totalKb) / sessions,
+        pssPerSessionKb: (memoryHeld.serverKb - memoryHalf.serverKb) / added,
+        treePssPerSessionKb: (memoryHeld.totalKb - memoryHalf.totalKb) / added,
+        pssPerSessionFromStartKb: (memoryHeld.serverKb - memoryBefore!.serverKb) / sessions,
         idleCpuSeconds: cpuAfterIdle - cpuHeld,
         idleSeconds,
       };
