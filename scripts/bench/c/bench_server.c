@@ -440,6 +440,8 @@ static void progress(struct connection *conn) {
 }
 
 #define MAX_FDS_PER_CHANNEL 4
+/* As the binding does (src/session.ts): at most this many ssh_event_dopoll calls per wake-up. */
+#define DOPOLL_BATCH 64
 
 struct slot {
     struct connection *conn;
@@ -559,7 +561,10 @@ int main(int argc, char **argv) {
                     }
                 } else {
                     if (!conn->authenticated) set_int_option(conn->fd, IPPROTO_TCP, TCP_QUICKACK);
-                    ssh_event_dopoll(conn->event, 0);
+                    /* libssh reads 4 KiB per call: drain what the socket has (bounded) in one wake-up. */
+                    for (int round = 0; round < DOPOLL_BATCH && !conn->dead; round++) {
+                        if (ssh_event_dopoll(conn->event, 0) != SSH_OK) break;
+                    }
                     if (ssh_get_status(conn->session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) conn->dead = 1;
                     else if ((fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) && !(fds[i].revents & POLLIN))
                         conn->dead = 1;
