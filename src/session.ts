@@ -187,6 +187,8 @@ export class SessionCore {
     if (waiter) {
       this.#kexWaiter = undefined;
       this.#watch?.setEvents(0);
+      // As below: the key exchange is where OpenSSH clients wait on delayed ACKs.
+      setQuickAck(this.backend, this.#fd);
       waiter();
       return;
     }
