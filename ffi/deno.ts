@@ -25,8 +25,10 @@ export function openDenoBackend(libraryPath: string): Backend {
       return pointer === null ? null : Deno.UnsafePointerView.getCString(toDeno(pointer)!);
     },
     readBytes(pointer, length): Uint8Array<ArrayBuffer> {
-      if (length === 0) return new Uint8Array(0);
-      return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(toDeno(pointer)!, length).slice(0));
+      // One allocation and one copy (getArrayBuffer + slice made a second, external buffer per call).
+      const bytes = new Uint8Array(length);
+      if (length > 0) Deno.UnsafePointerView.copyInto(toDeno(pointer)!, bytes);
+      return bytes;
     },
     address(pointer): bigint {
       return BigInt(Deno.UnsafePointer.value(toDeno(pointer)));

@@ -62,6 +62,7 @@ declare namespace Deno {
   class UnsafePointerView {
     static getCString(pointer: PointerObject): string;
     static getArrayBuffer(pointer: PointerObject, length: number): ArrayBuffer;
+    static copyInto(pointer: PointerObject, destination: ArrayBufferView, offset?: number): void;
   }
   class UnsafePointer {
     static value(pointer: PointerValue): number | bigint;
