@@ -52,7 +52,7 @@ export function ratioChart(cells: Cells, servers: { name: string; label: string 
     `<text x="${left}" y="20" font-size="14" font-weight="bold">Ratio against the C libssh server ` +
     `(log scale; lower is better; 1× = C)</text>`,
   ];
-  for (const tick of [0.25, 0.5, 1, 2, 4, 8, 16, 32].filter((t) => t >= low && t <= high)) {
+  for (const tick of [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256].filter((t) => t >= low && t <= high)) {
     const tx = x(tick).toFixed(1);
     parts.push(
       `<line x1="${tx}" y1="${top - 8}" x2="${tx}" y2="${height - 50}" ` +
