@@ -71,6 +71,11 @@ export class FdStream {
     return this.#closed ? Promise.resolve() : this.#wait("read");
   }
 
+  /** Resolves once the descriptor is writable (or failed, or closed); for callers that write it themselves. */
+  whenWritable(): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.#wait("write");
+  }
+
   /** Writes all of `bytes`, waiting while the peer does not read. Throws once closed. */
   async write(bytes: Uint8Array<ArrayBuffer>): Promise<void> {
     let offset = 0;

@@ -26,12 +26,17 @@ const outputBuffer = new Uint8Array(OUTPUT_CHUNK);
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 const SIGNAL_NAMES = new Map(Object.entries(SIGNAL_NUMBERS).map(([name, number]) => [number, name]));
 
-/** The client's input on its way to the command's stdin, in order, without a promise per packet. */
+/**
+ * The client's input on its way to the command's stdin, in order. Written at
+ * once when the pipe has room (no copy, no promise); what the pipe does not
+ * take is copied into a queue that is written, synchronously again, as soon as
+ * the pipe drains, and that new input joins only after it.
+ */
 class StdinWriter {
   readonly #stream: FdStream;
   /** Data the pipe did not take yet; written before anything newer. */
   #pending: Uint8Array<ArrayBuffer>[] = [];
-  #flushing = false;
+  #waiting = false;
   #ending = false;
 
   constructor(fd: number) {
@@ -40,39 +45,55 @@ class StdinWriter {
 
   write(data: Uint8Array): void {
     if (this.#stream.closed || this.#ending) return;
-    if (!this.#flushing) {
-      // Usually the pipe takes it all at once: no copy, no promise.
-      let n: number;
-      try {
-        n = writeFd(native(), this.#stream.fd, data as Uint8Array<ArrayBuffer>);
-      } catch {
-        this.#stream.close(); // the command closed its stdin (EPIPE): drop the input, as sshd does
-        return;
-      }
-      if (n === data.length) return;
-      data = data.subarray(n === WOULD_BLOCK ? 0 : n);
+    if (this.#pending.length > 0) this.#writeQueued();
+    if (this.#pending.length === 0) {
+      const n = this.#writeSome(data);
+      if (n === data.length || this.#stream.closed) return;
+      data = data.subarray(n);
     }
     this.#pending.push((data as Uint8Array<ArrayBuffer>).slice());
-    if (!this.#flushing) void this.#flush();
+    this.#waitWritable();
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
+  /** Writes what the pipe takes now; 0 when full. Drops everything once the command closed its stdin. */
+  #writeSome(data: Uint8Array): number {
     try {
-      while (this.#pending.length > 0) await this.#stream.write(this.#pending.shift()!);
+      const n = writeFd(native(), this.#stream.fd, data as Uint8Array<ArrayBuffer>);
+      return n === WOULD_BLOCK ? 0 : n;
     } catch {
-      this.#pending = [];
-      this.#stream.close();
-    } finally {
-      this.#flushing = false;
+      this.close(); // EPIPE: the command does not read its input any more (sshd drops it too)
+      return data.length;
     }
-    if (this.#ending) this.#stream.close();
+  }
+
+  /** Writes queued data until the pipe is full or the queue empty. */
+  #writeQueued(): void {
+    while (this.#pending.length > 0 && !this.#stream.closed) {
+      const head = this.#pending[0];
+      const n = this.#writeSome(head);
+      if (n === head.length) this.#pending.shift();
+      else {
+        if (n > 0) this.#pending[0] = head.subarray(n);
+        return;
+      }
+    }
+  }
+
+  #waitWritable(): void {
+    if (this.#waiting) return;
+    this.#waiting = true;
+    void this.#stream.whenWritable().then(() => {
+      this.#waiting = false;
+      this.#writeQueued();
+      if (this.#pending.length > 0 && !this.#stream.closed) this.#waitWritable();
+      else if (this.#ending) this.#stream.close();
+    });
   }
 
   /** Closes stdin once everything before it was written. */
   end(): void {
     this.#ending = true;
-    if (!this.#flushing) this.#stream.close();
+    if (this.#pending.length === 0) this.#stream.close();
   }
 
   close(): void {
