@@ -28,6 +28,7 @@ import {
 } from "../ffi/constants.ts";
 import { cString, PointerCell } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
+import { normalizeOpenSshPrivateKey } from "./openssh_private_key.ts";
 import { closedError, SshError } from "./errors.ts";
 
 /** The key types `SshKey.generate` can make. */
@@ -427,7 +428,7 @@ export class SshKey {
     const text = out.get(backend);
     const result = backend.readCString(text) ?? "";
     backend.libssh.ssh_string_free_char(text);
-    return result.endsWith("\n") ? result : `${result}\n`;
+    return normalizeOpenSshPrivateKey(result.endsWith("\n") ? result : `${result}\n`);
   }
 
   /**
