@@ -456,7 +456,7 @@ export class DemoServer {
         },
         onClose: () => {
           record("channel-close");
-          running?.kill("KILL");
+          running?.terminate();
         },
       }),
     );
@@ -467,7 +467,7 @@ export class DemoServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.bind.close();
-      for (const command of this.#commands) command.kill("KILL");
+      for (const command of this.#commands) command.terminate();
       await Promise.all([...this.#sessions].map((session) => session.close()));
       await this.#listening;
       await Promise.allSettled(this.#forwards);
