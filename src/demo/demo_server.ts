@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
 import { Bind, listen } from "../bind.ts";
+import type { ServerLimits } from "../limits.ts";
 import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
 import { SessionEvent } from "../event.ts";
@@ -71,6 +72,12 @@ export interface DemoServerOptions {
    * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
    */
   connectTimeout?: number;
+  /**
+   * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
+   * library's, except `maxUnauthenticated: 1000`: test suites open many
+   * connections at once.
+   */
+  limits?: ServerLimits;
 }
 
 /** One client connection, as the DemoServer saw it. */
@@ -87,6 +94,11 @@ export interface DemoClient {
   channels: number;
   /** Commands run, in order (subsystems as `subsystem:<name>`). */
   readonly commands: string[];
+}
+
+/** Whether `host` only reaches this machine. */
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === "::1" || host === "localhost";
 }
 
 /** Records a timeline event for one client. */
@@ -178,8 +190,15 @@ export class DemoServer {
       port: options.port ?? 0,
       hostKey: this.hostKey,
       authMethods: methods,
+      limits: { maxUnauthenticated: 1000, ...options.limits },
     });
     this.port = this.bind.port;
+    if (!isLoopback(this.host)) {
+      console.error(
+        `DemoServer: listening on ${this.host}:${this.port}, beyond this machine: anyone who can reach it ` +
+          `and knows the password runs commands as this user. It is a test fixture; bind 127.0.0.1 unless you mean it.`,
+      );
+    }
     if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
   }
 
@@ -222,6 +241,10 @@ export class DemoServer {
     this.#timeline.record(0, "listening", { host: this.host, port: this.port });
     this.#listening = listen((session) => this.#serve(session), this.bind, {
       onError: (error) => this.#timeline.record(0, "handler-error", { error: String(error) }),
+      onLimit: (session, limit) => {
+        const connection = this.#connections.get(session);
+        this.#timeline.record(connection?.client.id ?? 0, "limit", { limit });
+      },
     });
   }
 
