@@ -98,6 +98,16 @@ function bindError(bind: Pointer, what: string): SshError {
   });
 }
 
+/** Frees a Bind that was dropped without `close()` (a backstop: its port stays taken until then). */
+const bindFinalizer = new FinalizationRegistry<bigint>((address) => {
+  const backend = native();
+  backend.libssh.ssh_bind_free(backend.pointerAt(address));
+});
+
+/** `listen()`'s access to a Bind's accept loop (kept off the public API). */
+let startAccepting: (bind: Bind, acceptor: Acceptor) => void;
+let stopAccepting: (bind: Bind) => void;
+
 interface Acceptor {
   onSession(session: Session): void;
   stop(): void;
@@ -207,6 +217,7 @@ export class Bind {
     // and wait for SYN retries. Listening again only raises the backlog.
     backend.libc.listen(fd, LISTEN_BACKLOG);
     this.#handle = handle;
+    bindFinalizer.register(this, backend.address(handle), this);
     this.#addr = addr;
     this.#port = socketAddress(backend, fd, "local")?.port ?? port;
   }
@@ -272,8 +283,13 @@ export class Bind {
     this.#mutex.unlock();
   }
 
-  /** @internal Starts accepting for `listen()`. */
-  startAccepting(acceptor: Acceptor): void {
+  static {
+    startAccepting = (bind, acceptor) => bind.#startAccepting(acceptor);
+    stopAccepting = (bind) => bind.#stopAccepting();
+  }
+
+  /** Starts accepting for `listen()`. */
+  #startAccepting(acceptor: Acceptor): void {
     const handle = this.#live();
     if (this.#acceptor) throw new SshError("libssh", "listen() is already running on this bind");
     this.#acceptor = acceptor;
@@ -284,8 +300,8 @@ export class Bind {
     });
   }
 
-  /** @internal Stops accepting (the bind stays open). */
-  stopAccepting(): void {
+  /** Stops accepting (the bind stays open). */
+  #stopAccepting(): void {
     const acceptor = this.#acceptor;
     this.#acceptor = undefined;
     this.#watch?.close();
@@ -321,8 +337,9 @@ export class Bind {
   close(): Promise<void> {
     const handle = this.#handle;
     if (handle === null) return Promise.resolve();
-    this.stopAccepting();
+    this.#stopAccepting();
     this.#handle = null;
+    bindFinalizer.unregister(this);
     native().libssh.ssh_bind_free(handle);
     return Promise.resolve();
   }
@@ -375,8 +392,8 @@ export function listen(
   if (signal?.aborted) return Promise.resolve();
   let resolve!: () => void;
   const stopped = new Promise<void>((r) => resolve = r);
-  const abort = (): void => bind.stopAccepting();
-  bind.startAccepting({
+  const abort = (): void => stopAccepting(bind);
+  startAccepting(bind, {
     onSession: (session) => {
       if (unauthenticated.size >= limits.maxUnauthenticated) {
         reportLimit(session, "maxUnauthenticated");

@@ -361,6 +361,7 @@ export class SshKey {
    * ```
    */
   fingerprint(hash: FingerprintHash = "sha256"): string {
+    const handle = this.#live();
     const hashType = HASHES[hash];
     if (hashType === undefined) {
       throw new TypeError(`unknown hash ${JSON.stringify(hash)}; use sha256, sha1 or md5`);
@@ -368,7 +369,7 @@ export class SshKey {
     const backend = native();
     const digest = new PointerCell();
     const length = new BigUint64Array(1);
-    if (backend.libssh.ssh_get_publickey_hash(this.#live(), hashType, digest.buffer, length) !== SSH_OK) {
+    if (backend.libssh.ssh_get_publickey_hash(handle, hashType, digest.buffer, length) !== SSH_OK) {
       throw new SshError("libssh", "hashing the public key failed");
     }
     const text = backend.libssh.ssh_get_fingerprint_hash(hashType, digest.get(backend), length[0]);
@@ -465,8 +466,9 @@ export class SshKey {
    * ```
    */
   equals(other: SshKey): boolean {
+    const handle = this.#live();
     if (!(other instanceof SshKey)) throw new TypeError("equals() takes an SshKey");
-    return native().libssh.ssh_key_cmp(this.#live(), other.#live(), SSH_KEY_CMP_PUBLIC) === 0;
+    return native().libssh.ssh_key_cmp(handle, other.#live(), SSH_KEY_CMP_PUBLIC) === 0;
   }
 
   /** Frees the native key. Idempotent; every other method throws `SshError` `"closed"` afterwards. */

@@ -526,8 +526,9 @@ export class Session {
    * true to let libssh send its default reply (a refusal).
    */
   setMessageCallback<U>(callback: MessageCallback<U>, userdata?: U): void {
+    const core = sessionCore(this).live();
     if (typeof callback !== "function") throw new TypeError("the message callback must be a function");
-    sessionCore(this).live().messageHandler = { callback: callback as MessageCallback<unknown>, userdata };
+    core.messageHandler = { callback: callback as MessageCallback<unknown>, userdata };
   }
 
   /** Where errors thrown by callbacks are reported (default: `console.error`). */
