@@ -27,5 +27,7 @@ step "npm build (scripts/build_npm.ts: tsc into npm/, tests into npm/tests/)"
 "$deno" run --allow-read --allow-write --allow-env scripts/build_npm.ts
 step "node --test: the same tests, compiled, against the npm build"
 node --expose-gc --test --test-concurrency=1 --test-reporter=spec npm/tests/*.test.js
+step "package contents (deno publish --dry-run, npm pack --dry-run)"
+bash scripts/check_packages.sh
 step "npm smoke test (scripts/npm_smoke.sh: the packed tarball in an empty project)"
 bash scripts/npm_smoke.sh
