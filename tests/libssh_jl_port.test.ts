@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { DemoServer } from "../src/demo/mod.ts";
-import { python, run, ssh2, SSH_OPTIONS, sshWithPassword } from "./support/clients.ts";
+import { python, run, ssh2, SSH_OPTIONS, sshpassArgs, sshWithPassword } from "./support/clients.ts";
 import { startBackground } from "./support/background.ts";
 import { closedPort } from "./support/echo_server.ts";
 
@@ -26,20 +26,9 @@ describe("Server (LibSSH.jl's DemoServer testsets)", () => {
     assert.equal((await sshCmd(ds.port, "exit 0")).code, 0);
     assert.equal((await sshCmd(ds.port, "exit 42")).code, 42);
     // Passing environment variables (the client sends `foo` with SendEnv).
-    const env = await run("sshpass", [
-      "-p",
-      "bar",
-      "ssh",
-      "-p",
-      String(ds.port),
-      ...SSH_OPTIONS,
-      "-o",
-      "PreferredAuthentications=password",
-      "-o",
-      "SendEnv=foo",
-      "foo@127.0.0.1",
-      "echo $foo",
-    ], { env: { foo: "bar" } });
+    const env = await run("sshpass", sshpassArgs(ds.port, "bar", "echo $foo", ["-o", "SendEnv=foo"]), {
+      env: { foo: "bar" },
+    });
     assert.equal(env.stdout.trim(), "bar");
     // Writing data to stdin.
     assert.equal((await sshCmd(ds.port, "read var && echo $var", { input: "foo\n" })).stdout, "foo\n");
@@ -85,22 +74,15 @@ describe("Server (LibSSH.jl's DemoServer testsets)", () => {
     try {
       await using ds = await DemoServer.start({ password: "bar" });
       const localPort = await closedPort();
-      await using ssh = startBackground("sshpass", [
-        "-p",
-        "bar",
-        "ssh",
-        "-p",
-        String(ds.port),
-        ...SSH_OPTIONS,
-        "-o",
-        "PreferredAuthentications=password",
-        "-o",
-        "ExitOnForwardFailure=yes",
-        "-L",
-        `${localPort}:127.0.0.1:${httpPort}`,
-        "foo@127.0.0.1",
-        "echo listening; sleep 60",
-      ]);
+      await using ssh = startBackground(
+        "sshpass",
+        sshpassArgs(ds.port, "bar", "echo listening; sleep 60", [
+          "-o",
+          "ExitOnForwardFailure=yes",
+          "-L",
+          `${localPort}:127.0.0.1:${httpPort}`,
+        ]),
+      );
       await ssh.waitFor(/listening/);
       const response = await fetch(`http://127.0.0.1:${localPort}/`);
       assert.equal(response.status, 200);
