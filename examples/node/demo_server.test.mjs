@@ -1,3 +1,4 @@
+// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript, as a Node user writes it
 // A DemoServer in `node:test` with the npm package: `node --test`.
 // The client under test here is the `ssh2` package; use your own code instead.
 import { test } from "node:test";
