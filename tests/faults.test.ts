@@ -74,3 +74,22 @@ test("50 clients SIGKILLed mid-kex, -auth, -exec, -forward (both ways), -sftp: f
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("clients killed while their commands pour out output leave the server running", async () => {
+  await using ds = await DemoServer.start();
+  for (let i = 0; i < 10; i++) {
+    const client = spawn("node", [
+      fileURLToPath(new URL("./support/ssh2_client.mjs", import.meta.url)),
+      JSON.stringify({ port: ds.port, password: "foo", command: "yes pouring-out" }),
+    ], { stdio: "ignore" });
+    const exited = new Promise((resolve) => client.on("close", resolve));
+    for (let j = 0; j < 200 && !ds.timeline.some((e) => e.event === "exec" && e.client === i + 1); j++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50 + 20 * i));
+    process.kill(client.pid!, "SIGKILL");
+    await exited;
+  }
+  const login = await sshWithPassword(ds.port, "foo", "echo still-serving");
+  assert.equal(login.stdout, "still-serving\n", login.stderr);
+});
