@@ -78,6 +78,10 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     detached: true, // a session (and process group) of its own, see killProcessGroup
   });
   child.stdin.on("error", () => {}); // the command may exit before reading its input
+  // Leaving the `for await` below early (the client is gone) destroys the stream
+  // with an AbortError, emitted as "error": unheard, it would kill the server.
+  child.stdout.on("error", () => {});
+  child.stderr.on("error", () => {});
   const spawned = new Promise<void>((resolve) => {
     child.on("spawn", resolve);
     child.on("error", () => resolve());
