@@ -31,6 +31,10 @@ test("1,000 fuzzed connections: the server keeps serving, a concurrent 5 MB tran
   const before = takeCensus();
 
   const traffic = startHealthyTraffic(ds.port, "foo");
+  // Fuzz once the transfer runs, so that they overlap (1,000 cases take about a second).
+  for (let i = 0; i < 400 && !ds.timeline.some((e) => e.event === "exec" && e.data.command === "cat"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   const report = await fuzz({ port: ds.port, cases: 1000, concurrency: 16, handshake: HANDSHAKE });
   const healthy = await traffic.stop();
 
