@@ -78,15 +78,29 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     detached: true, // a session (and process group) of its own, see killProcessGroup
   });
   child.stdin.on("error", () => {}); // the command may exit before reading its input
+  // Leaving a `for await` over a stream early destroys it with an AbortError,
+  // emitted as "error" (unheard, it kills the server) and, on Deno, at times
+  // also as an unhandled rejection: the pumps below never leave early.
+  child.stdout.on("error", () => {});
+  child.stderr.on("error", () => {});
   const spawned = new Promise<void>((resolve) => {
     child.on("spawn", resolve);
     child.on("error", () => resolve());
   });
   const pump = async (stream: AsyncIterable<Uint8Array>, stderr: boolean): Promise<void> => {
+    let clientGone = false;
     try {
-      for await (const chunk of stream) await channel.write(chunk, { stderr });
+      for await (const chunk of stream) {
+        if (clientGone) continue; // drain until the killed command's pipe ends
+        try {
+          await channel.write(chunk, { stderr });
+        } catch {
+          clientGone = true;
+          killProcessGroup(child); // the client is gone: nobody reads the output any more
+        }
+      }
     } catch {
-      killProcessGroup(child); // the client is gone: nobody reads the output any more
+      killProcessGroup(child); // the pipe failed
     }
   };
   const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);

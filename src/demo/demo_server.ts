@@ -391,6 +391,9 @@ export class DemoServer {
     const channel = new SshChannel(session);
     const clientEnv: Record<string, string> = {};
     let running: RunningCommand | RunningPtyCommand | undefined;
+    // A client that vanishes (killed, network gone) never closes its channels:
+    // a command without output or input would run on, holding its pipes.
+    void session.disconnected.then(() => running?.terminate());
     let terminal: { term: string; size: WindowSize } | undefined;
     const environment = (): Record<string, string> => {
       const base: Record<string, string> = {};
