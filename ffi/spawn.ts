@@ -23,6 +23,8 @@ const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
+/** glibc >= 2.26: the child calls setsid(), so it leads a session and process group of its own. */
+const POSIX_SPAWN_SETSID = 0x80;
 /** Room for glibc's `posix_spawn_file_actions_t` (80 bytes) and `posix_spawnattr_t` (336). */
 const SPAWN_STRUCT_BYTES = 512;
 /** `sigset_t` is 128 bytes on Linux. */
@@ -85,7 +87,8 @@ function pipe(backend: Backend): [number, number] {
 
 /**
  * Starts `argv[0]` (searched in PATH) with `argv`, `env` and `cwd`, its stdio
- * on three new pipes, every signal at its default and none blocked. Throws
+ * on three new pipes, every signal at its default and none blocked, in a
+ * session and process group of its own (group id = pid, see `signalProcess`). Throws
  * `ErrnoError` when it cannot start (errno 2: not found).
  */
 export function spawnProcess(
@@ -127,7 +130,10 @@ export function spawnProcess(
     libc.sigemptyset(none);
     libc.posix_spawnattr_setsigdefault(attributes, all);
     libc.posix_spawnattr_setsigmask(attributes, none);
-    libc.posix_spawnattr_setflags(attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    libc.posix_spawnattr_setflags(
+      attributes,
+      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID,
+    );
 
     const args = cStringArray(backend, argv);
     const environment = cStringArray(backend, Object.entries(env).map(([k, v]) => `${k}=${v}`));
@@ -165,7 +171,7 @@ export function reapProcess(backend: Backend, pid: number): ProcessExit | undefi
   return termSignal === 0 ? { code: (s >> 8) & 0xff, signal: null } : { code: null, signal: termSignal };
 }
 
-/** Sends signal number `signal` to `pid`; false when it is gone. */
+/** Sends signal number `signal` to `pid` (a negative pid: its whole process group); false when it is gone. */
 export function signalProcess(backend: Backend, pid: number, signal: number): boolean {
   return backend.libc.kill(pid, signal) === 0;
 }

@@ -10,6 +10,7 @@ packages=(
   openssh-client sshpass          # ssh, sftp, ssh-keygen; password logins in tests
   openssh-sftp-server             # the DemoServer's SFTP subsystem
   python3-paramiko python3-asyncssh  # Python clients used by the tests
+  python3-pytest                  # runs examples/pytest
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -100,7 +100,7 @@ function compile(): void {
     ...filesIn("src", ".ts"),
     ...filesIn("ffi", ".ts"),
     ...filesIn("tests", ".ts"),
-    ...filesIn("examples", ".ts"),
+    ...filesIn("examples", ".ts").filter((file) => !file.includes("/examples/deno/")), // Deno.test examples
     DENO_GLOBALS_FILE,
   ];
   const host = ts.createCompilerHost(COMPILER_OPTIONS);

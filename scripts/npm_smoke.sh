@@ -107,6 +107,12 @@ EOF
 WORKSPACE=$root node esm.mjs || fail "ESM import + DemoServer + ssh2 exec"
 ok "import from ESM; DemoServer served an ssh2 exec"
 
+# examples/node/demo_server.test.mjs as a user runs it in their project (ssh2 is its client under test).
+ln -sfn "$root/node_modules/ssh2" node_modules/ssh2
+cp "$root/examples/node/demo_server.test.mjs" .
+node --test demo_server.test.mjs >node-test.out 2>&1 || fail "examples/node/demo_server.test.mjs: $(cat node-test.out)"
+ok "examples/node/demo_server.test.mjs passes under node --test"
+
 cat >cjs.cjs <<'EOF'
 const assert = require("node:assert/strict");
 if (process.features.require_module) {

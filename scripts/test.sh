@@ -20,9 +20,15 @@ step "deno doc --lint"
 "$deno" doc --lint mod.ts
 step "deno test"
 "$deno" test --quiet --allow-all --v8-flags=--expose-gc tests/
+step "examples: DemoServer in deno test, the pytest fixture and the shell script around the CLI"
+"$deno" test --quiet --allow-all examples/deno/
+/usr/bin/python3 -m pytest -q -p no:cacheprovider examples/pytest
+LIBSSH_DEMO="$deno run -A src/demo/cli.ts" bash examples/shell/demo_server.sh
 step "npm build (scripts/build_npm.ts: tsc into npm/, tests into npm/tests/)"
 "$deno" run --allow-read --allow-write --allow-env scripts/build_npm.ts
 step "node --test: the same tests, compiled, against the npm build"
 node --expose-gc --test --test-concurrency=1 --test-reporter=spec npm/tests/*.test.js
+step "package contents (deno publish --dry-run, npm pack --dry-run)"
+bash scripts/check_packages.sh
 step "npm smoke test (scripts/npm_smoke.sh: the packed tarball in an empty project)"
 bash scripts/npm_smoke.sh

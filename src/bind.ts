@@ -30,7 +30,8 @@ import { keyHandle, SshKey } from "./key.ts";
 import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
-import { acceptedSession, type Session } from "./session.ts";
+import { acceptedSession, type Session, sessionCore } from "./session.ts";
+import { type LimitName, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
 const ACCEPT_BATCH = 64;
@@ -65,6 +66,8 @@ export interface BindOptions {
   logVerbosity?: number;
   /** Algorithms to allow instead of libssh's defaults. */
   algorithms?: BindAlgorithms;
+  /** Limits `listen()` enforces on each connection (see `ServerLimits` for the defaults). */
+  limits?: ServerLimits;
 }
 
 /** Options of `listen()`. */
@@ -79,6 +82,13 @@ export interface ListenOptions {
   signal?: AbortSignal;
   /** Reports a handler that threw or rejected (default: `console.error`). */
   onError?: (error: unknown, session: Session) => void;
+  /** Limits for this listener; they override the Bind's, which override the defaults. */
+  limits?: ServerLimits;
+  /**
+   * Hears of each connection that went over a limit (it was disconnected, or
+   * for `maxChannelsPerSession` its channel refused). Default: nothing.
+   */
+  onLimit?: (session: Session, limit: LimitName) => void;
 }
 
 function bindError(bind: Pointer, what: string): SshError {
@@ -87,6 +97,16 @@ function bindError(bind: Pointer, what: string): SshError {
     libsshMessage: backend.readCString(backend.libssh.ssh_get_error(bind)) ?? undefined,
   });
 }
+
+/** Frees a Bind that was dropped without `close()` (a backstop: its port stays taken until then). */
+const bindFinalizer = new FinalizationRegistry<bigint>((address) => {
+  const backend = native();
+  backend.libssh.ssh_bind_free(backend.pointerAt(address));
+});
+
+/** `listen()`'s access to a Bind's accept loop (kept off the public API). */
+let startAccepting: (bind: Bind, acceptor: Acceptor) => void;
+let stopAccepting: (bind: Bind) => void;
 
 interface Acceptor {
   onSession(session: Session): void;
@@ -113,6 +133,7 @@ export class Bind {
   readonly #addr: string;
   readonly #port: number;
   readonly #authMethods: AuthMethod[];
+  readonly #limits: ServerLimits;
   readonly #mutex = new Mutex();
   #watch: Watch | undefined;
   #acceptor: Acceptor | undefined;
@@ -130,6 +151,7 @@ export class Bind {
     if (!Number.isInteger(verbosity) || verbosity < 0 || verbosity > 4) {
       throw new RangeError("logVerbosity must be from 0 to 4");
     }
+    this.#limits = resolveLimits(options.limits);
     const hostKey = options.hostKey ?? options.key;
     if (hostKey === undefined) throw new TypeError("a Bind needs a host key (hostKey: path or SshKey)");
     if (typeof hostKey !== "string" && !(hostKey instanceof SshKey)) {
@@ -195,6 +217,7 @@ export class Bind {
     // and wait for SYN retries. Listening again only raises the backlog.
     backend.libc.listen(fd, LISTEN_BACKLOG);
     this.#handle = handle;
+    bindFinalizer.register(this, backend.address(handle), this);
     this.#addr = addr;
     this.#port = socketAddress(backend, fd, "local")?.port ?? port;
   }
@@ -202,6 +225,11 @@ export class Bind {
   #live(): Pointer {
     if (this.#handle === null) throw closedError("Bind");
     return this.#handle;
+  }
+
+  /** The limits this bind gives `listen()`, defaults filled in (see `ServerLimits`). */
+  get limits(): ServerLimits {
+    return { ...this.#limits };
   }
 
   /** The port actually listened on (the one picked by the system for port 0). */
@@ -255,8 +283,13 @@ export class Bind {
     this.#mutex.unlock();
   }
 
-  /** @internal Starts accepting for `listen()`. */
-  startAccepting(acceptor: Acceptor): void {
+  static {
+    startAccepting = (bind, acceptor) => bind.#startAccepting(acceptor);
+    stopAccepting = (bind) => bind.#stopAccepting();
+  }
+
+  /** Starts accepting for `listen()`. */
+  #startAccepting(acceptor: Acceptor): void {
     const handle = this.#live();
     if (this.#acceptor) throw new SshError("libssh", "listen() is already running on this bind");
     this.#acceptor = acceptor;
@@ -267,8 +300,8 @@ export class Bind {
     });
   }
 
-  /** @internal Stops accepting (the bind stays open). */
-  stopAccepting(): void {
+  /** Stops accepting (the bind stays open). */
+  #stopAccepting(): void {
     const acceptor = this.#acceptor;
     this.#acceptor = undefined;
     this.#watch?.close();
@@ -304,8 +337,9 @@ export class Bind {
   close(): Promise<void> {
     const handle = this.#handle;
     if (handle === null) return Promise.resolve();
-    this.stopAccepting();
+    this.#stopAccepting();
     this.#handle = null;
+    bindFinalizer.unregister(this);
     native().libssh.ssh_bind_free(handle);
     return Promise.resolve();
   }
@@ -346,13 +380,31 @@ export function listen(
   const pollTimeout = options.pollTimeout ?? 0.1;
   if (!(pollTimeout > 0)) throw new RangeError("pollTimeout must be > 0");
   const onError = options.onError ?? ((error: unknown) => console.error("libssh listen handler:", error));
+  const limits = resolveLimits(bind.limits, options.limits);
+  const onLimit = options.onLimit ?? ((): void => {});
+  const reportLimit = (session: Session, limit: LimitName): void => {
+    try {
+      onLimit(session, limit);
+    } catch { /* a failing reporter must not stop the server */ }
+  };
+  const unauthenticated = new Set<Session>();
   const signal = options.signal;
   if (signal?.aborted) return Promise.resolve();
   let resolve!: () => void;
   const stopped = new Promise<void>((r) => resolve = r);
-  const abort = (): void => bind.stopAccepting();
-  bind.startAccepting({
+  const abort = (): void => stopAccepting(bind);
+  startAccepting(bind, {
     onSession: (session) => {
+      if (unauthenticated.size >= limits.maxUnauthenticated) {
+        reportLimit(session, "maxUnauthenticated");
+        void session.close();
+        return;
+      }
+      unauthenticated.add(session);
+      const core = sessionCore(session);
+      core.onAuthenticated = () => unauthenticated.delete(session);
+      void core.disconnectedPromise.then(() => unauthenticated.delete(session));
+      core.applyLimits(limits, (limit) => reportLimit(session, limit));
       Promise.resolve()
         .then(() => handler(session))
         .catch((error) => {

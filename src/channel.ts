@@ -532,10 +532,10 @@ export class SshChannel {
 
   /** Sends the command's exit status. Send it before EOF: some clients drop it after. */
   sendExitStatus(status: number): Promise<void> {
+    const core = channelCore(this).live();
     if (!Number.isInteger(status) || status < 0 || status > 0xffffffff) {
       throw new RangeError("exit status must be an integer from 0 to 4294967295");
     }
-    const core = channelCore(this).live();
     return core.enqueue(() =>
       core.request(
         "sending the exit status",
@@ -546,9 +546,9 @@ export class SshChannel {
 
   /** Sends the signal that ended the command (`"TERM"` or `"SIGTERM"`). */
   sendExitSignal(signal: string, options: ExitSignalOptions = {}): Promise<void> {
-    const name = signal.replace(/^SIG/, "");
-    if (!/^[A-Z0-9]+$/.test(name)) throw new TypeError(`not a signal name: ${signal}`);
     const core = channelCore(this).live();
+    const name = typeof signal === "string" ? signal.replace(/^SIG/, "") : "";
+    if (!/^[A-Z0-9]+$/.test(name)) throw new TypeError(`not a signal name: ${signal}`);
     return core.enqueue(() =>
       core.request(
         "sending the exit signal",

@@ -28,6 +28,7 @@ import {
 } from "../ffi/constants.ts";
 import { cString, PointerCell } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
+import { normalizeOpenSshPrivateKey } from "./openssh_private_key.ts";
 import { closedError, SshError } from "./errors.ts";
 
 /** The key types `SshKey.generate` can make. */
@@ -360,6 +361,7 @@ export class SshKey {
    * ```
    */
   fingerprint(hash: FingerprintHash = "sha256"): string {
+    const handle = this.#live();
     const hashType = HASHES[hash];
     if (hashType === undefined) {
       throw new TypeError(`unknown hash ${JSON.stringify(hash)}; use sha256, sha1 or md5`);
@@ -367,7 +369,7 @@ export class SshKey {
     const backend = native();
     const digest = new PointerCell();
     const length = new BigUint64Array(1);
-    if (backend.libssh.ssh_get_publickey_hash(this.#live(), hashType, digest.buffer, length) !== SSH_OK) {
+    if (backend.libssh.ssh_get_publickey_hash(handle, hashType, digest.buffer, length) !== SSH_OK) {
       throw new SshError("libssh", "hashing the public key failed");
     }
     const text = backend.libssh.ssh_get_fingerprint_hash(hashType, digest.get(backend), length[0]);
@@ -427,7 +429,7 @@ export class SshKey {
     const text = out.get(backend);
     const result = backend.readCString(text) ?? "";
     backend.libssh.ssh_string_free_char(text);
-    return result.endsWith("\n") ? result : `${result}\n`;
+    return normalizeOpenSshPrivateKey(result.endsWith("\n") ? result : `${result}\n`);
   }
 
   /**
@@ -464,8 +466,9 @@ export class SshKey {
    * ```
    */
   equals(other: SshKey): boolean {
+    const handle = this.#live();
     if (!(other instanceof SshKey)) throw new TypeError("equals() takes an SshKey");
-    return native().libssh.ssh_key_cmp(this.#live(), other.#live(), SSH_KEY_CMP_PUBLIC) === 0;
+    return native().libssh.ssh_key_cmp(handle, other.#live(), SSH_KEY_CMP_PUBLIC) === 0;
   }
 
   /** Frees the native key. Idempotent; every other method throws `SshError` `"closed"` afterwards. */

@@ -149,6 +149,7 @@ export class Message {
   #handle: Pointer;
   #valid = true;
   #replied = false;
+  #refused = false;
 
   /** @internal Messages are made by the session for its message callback. */
   constructor(session: SessionCore, handle: Pointer) {
@@ -180,6 +181,11 @@ export class Message {
   /** @internal Whether a reply was sent. */
   get replied(): boolean {
     return this.#replied;
+  }
+
+  /** @internal Whether the reply was libssh's default (a refusal). */
+  get refused(): boolean {
+    return this.#refused;
   }
 
   /** @internal Ends validity when the callback returns. */
@@ -385,6 +391,7 @@ export class Message {
   /** Sends libssh's default reply: a refusal (for auth, listing the allowed methods). */
   replyDefault(): void {
     this.#reply("refusing the request", () => this.#libssh.ssh_message_reply_default(this.#handle));
+    this.#refused = true;
   }
 
   /** Same as `replyDefault()`. */

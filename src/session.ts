@@ -22,7 +22,8 @@ import type { ServerCallbackName, ServerCallbacks } from "./callbacks.ts";
 import { channelCore, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle } from "./key.ts";
-import { Message, type MessageCallback } from "./message.ts";
+import { Message, type MessageCallback, RequestType } from "./message.ts";
+import type { LimitName, ResolvedLimits } from "./limits.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
 /** Where callback errors go: the error, and which callback threw. */
@@ -76,6 +77,8 @@ export class SessionCore {
   user: string | undefined;
   authMethod: AuthMethod | undefined;
   kexDone = false;
+  /** Failed authentication attempts so far. */
+  authFailures = 0;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
   onError: ErrorHandler = (error: unknown, context: string): void =>
@@ -91,6 +94,11 @@ export class SessionCore {
   readonly #message: { pointer: Pointer; userdata: Pointer; release(): void };
   readonly #disconnected: { promise: Promise<void>; resolve: () => void };
   #destroyed = false;
+  #limits: { limits: ResolvedLimits; onExceeded: (limit: LimitName) => void } | undefined;
+  #lastActivity = Date.now();
+  #timers: ReturnType<typeof setTimeout>[] = [];
+  /** Called once the client logged in. */
+  onAuthenticated: (() => void) | undefined;
 
   constructor(backend: Backend, handle: Pointer, session: Session) {
     this.backend = backend;
@@ -198,6 +206,7 @@ export class SessionCore {
       return;
     }
     if (!this.authenticated) setQuickAck(this.backend, this.#fd);
+    if (this.#limits?.limits.idleTimeout !== undefined) this.#lastActivity = Date.now();
     const rc = this.call(() => this.#drain(event.handle));
     if (this.#destroyed) return;
     event.dispatched(rc);
@@ -238,6 +247,8 @@ export class SessionCore {
   markDisconnected(): void {
     if (this.disconnected) return;
     this.disconnected = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
     this.#watch?.close();
     this.#watch = undefined;
     const waiter = this.#kexWaiter;
@@ -278,9 +289,61 @@ export class SessionCore {
 
   #authenticated(status: number, user: string, method: AuthMethod): void {
     if (status === AuthStatus.Success) {
+      if (this.authenticated) return;
       this.authenticated = true;
       this.user = user;
       this.authMethod = method;
+      this.onAuthenticated?.();
+    } else if (status === AuthStatus.Denied && method !== AuthMethod.None) {
+      this.#authFailed();
+    }
+  }
+
+  #authFailed(): void {
+    this.authFailures++;
+    const limits = this.#limits;
+    if (limits && this.authFailures >= limits.limits.maxAuthAttempts) this.#exceeded("maxAuthAttempts");
+  }
+
+  /**
+   * Enforces `limits` on this session (see `ServerLimits`): the login grace
+   * time and idle timeout start now; `onExceeded` hears of each breach.
+   */
+  applyLimits(limits: ResolvedLimits, onExceeded: (limit: LimitName) => void): void {
+    this.#limits = { limits, onExceeded };
+    const grace = setTimeout(() => {
+      if (!this.authenticated) this.#exceeded("loginGraceTime");
+    }, limits.loginGraceTime);
+    this.#timers.push(grace);
+    if (limits.idleTimeout !== undefined) this.#armIdleTimer(limits.idleTimeout);
+  }
+
+  /** One timer per session, re-armed for the remaining time when traffic came meanwhile. */
+  #armIdleTimer(idle: number): void {
+    const timer = setTimeout(() => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+      if (this.disconnected) return;
+      const quiet = Date.now() - this.#lastActivity;
+      if (quiet >= idle) this.#exceeded("idleTimeout");
+      else this.#armIdleTimer(idle - quiet);
+    }, idle);
+    this.#timers.push(timer);
+  }
+
+  /** Whether another channel may open (reports the refusal when not). */
+  mayOpenChannel(): boolean {
+    const limits = this.#limits;
+    if (!limits || this.channels.size < limits.limits.maxChannelsPerSession) return true;
+    limits.onExceeded("maxChannelsPerSession");
+    return false;
+  }
+
+  #exceeded(limit: LimitName): void {
+    if (this.closed) return;
+    try {
+      this.#limits?.onExceeded(limit);
+    } finally {
+      void this.session.close();
     }
   }
 
@@ -331,6 +394,7 @@ export class SessionCore {
         return allowed ? 0 : -1;
       },
       channelOpenRequestSession: () => {
+        if (!this.mayOpenChannel()) return null;
         const channel = callbacks.onChannelOpenRequestSession!(session, callbacks.userdata);
         if (channel === null || channel === undefined) return null;
         const core = channelCore(channel);
@@ -345,10 +409,18 @@ export class SessionCore {
     if (!handler) return 1;
     const message = new Message(this, handle);
     try {
+      if (message.type === RequestType.ChannelOpen && !this.mayOpenChannel()) {
+        message.replyDefault();
+        return 0;
+      }
       const result = handler.callback(this.session, message, handler.userdata);
       if (typeof result !== "boolean") {
         throw new TypeError("the message callback must return a boolean synchronously");
       }
+      // An auth request left to libssh, or answered with its default, is refused.
+      const refused = message.type === RequestType.Auth && message.subtype !== AuthMethod.None &&
+        (message.refused || (!message.replied && result));
+      if (refused && !this.authenticated) this.#authFailed();
       return message.replied ? 0 : (result ? 1 : 0);
     } catch (error) {
       if (message.replied) {
@@ -477,8 +549,9 @@ export class Session {
    * true to let libssh send its default reply (a refusal).
    */
   setMessageCallback<U>(callback: MessageCallback<U>, userdata?: U): void {
+    const core = sessionCore(this).live();
     if (typeof callback !== "function") throw new TypeError("the message callback must be a function");
-    sessionCore(this).live().messageHandler = { callback: callback as MessageCallback<unknown>, userdata };
+    core.messageHandler = { callback: callback as MessageCallback<unknown>, userdata };
   }
 
   /** Where errors thrown by callbacks are reported (default: `console.error`). */

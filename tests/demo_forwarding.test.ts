@@ -9,6 +9,12 @@ import { closedPort, startEchoServer } from "./support/echo_server.ts";
 
 const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
+/** `ssh -W target`: the client's stdin and stdout become one direct-tcpip channel to `target`. */
+function sshStdioForward(port: number, target: string, input?: string): ReturnType<typeof run> {
+  const args = sshpassArgs(port, "foo", "", ["-W", target]);
+  return run("sshpass", args.slice(0, -1), { input }); // -W takes no remote command
+}
+
 /** Sends `data` to 127.0.0.1:`port`, half-closes, and returns everything that came back. */
 function roundTrip(port: number, data: Uint8Array): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -39,12 +45,7 @@ test("direct-tcpip: ssh -W carries 2 MB both ways intact, with half-close", asyn
   await using ds = await DemoServer.start();
   await using echo = await startEchoServer();
   const data = randomBytes(1_000_000).toString("hex"); // text: run() decodes the output as UTF-8
-  const result = await run(
-    "sshpass",
-    sshpassArgs(ds.port, "foo", "", ["-W", `127.0.0.1:${echo.port}`]).slice(0, -2)
-      .concat(["tester@127.0.0.1"]),
-    { input: data },
-  );
+  const result = await sshStdioForward(ds.port, `127.0.0.1:${echo.port}`, data);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.length, data.length);
   assert.equal(sha256(new TextEncoder().encode(result.stdout)), sha256(new TextEncoder().encode(data)));
@@ -76,10 +77,7 @@ test("direct-tcpip: ssh -L forwards a local port", async () => {
 test("direct-tcpip to a refused target: the channel is refused, the reason is in the timeline", async () => {
   await using ds = await DemoServer.start();
   const port = await closedPort();
-  const result = await run(
-    "sshpass",
-    sshpassArgs(ds.port, "foo", "", ["-W", `127.0.0.1:${port}`]).slice(0, -2).concat(["tester@127.0.0.1"]),
-  );
+  const result = await sshStdioForward(ds.port, `127.0.0.1:${port}`);
   assert.equal(result.code, 255);
   assert.match(result.stderr, /open failed|forwarding failed/);
   const refusal = ds.timeline.find((entry) => entry.event === "forward-refused");

@@ -72,3 +72,29 @@ test("commands inherit no socket of the server (listening or clients')", async (
   assert.deepEqual(sockets.map(([line]) => line), []);
   await other;
 });
+
+test("close() ends every command with what it started: no orphans keep running", async () => {
+  const ds = await DemoServer.start();
+  const client = ssh2({ port: ds.port, password: "foo", command: "sleep 59.123 & echo $!; wait" });
+  let pid = 0;
+  for (let i = 0; i < 200 && pid === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const started = ds.timeline.find((entry) => entry.event === "exec");
+    if (!started) continue;
+    const found = await sshWithPassword(ds.port, "foo", "pgrep -f '^sleep 59.123$' || true");
+    pid = Number(found.stdout.trim().split("\n")[0]) || 0;
+  }
+  assert.ok(pid > 0, "the background sleep started");
+  await ds.close();
+  await client;
+  let alive = true;
+  for (let i = 0; i < 100 && alive; i++) {
+    try {
+      process.kill(pid, 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } catch {
+      alive = false;
+    }
+  }
+  assert.equal(alive, false, `sleep ${pid} outlived the server`);
+});

@@ -61,6 +61,34 @@ test("encrypted private keys we write are decrypted by ssh-keygen", () => {
   }
 });
 
+test("private keys we write are read by asyncssh (all types) and paramiko (ed25519), plain and encrypted", () => {
+  using tmp = tempDir();
+  const files: string[] = [];
+  for (const type of GENERATED) {
+    using key = SshKey.generate(type, type === "rsa" ? { bits: 2048 } : {});
+    for (const passphrase of [undefined, "hunter2"]) {
+      const file = join(tmp.dir, `${type}-${passphrase ?? "plain"}`);
+      writeFileSync(file, key.toPrivateKeyString({ passphrase }), { mode: 0o600 });
+      files.push(`${file}=${passphrase ?? ""}=${key.toPublicKeyString().split(" ")[1]}`);
+    }
+  }
+  const script = `
+import sys, warnings
+warnings.simplefilter("ignore")
+import asyncssh, paramiko
+for spec in sys.argv[1:]:
+    path, passphrase, blob = spec.split("=", 2)
+    a = asyncssh.read_private_key(path, passphrase or None)
+    name = path.rsplit("/", 1)[1]
+    # paramiko 2 reads OpenSSH and traditional PEM, not the PKCS#8 PEM libssh 0.10 writes for RSA/ECDSA.
+    p = paramiko.Ed25519Key.from_private_key_file(path, passphrase or None) if name.startswith("ed25519") else None
+    ok = a.export_public_key("openssh").split()[1].decode() == blob and (p is None or p.get_base64() == blob)
+    print(name, "ok" if ok else "MISMATCH")`;
+  const result = spawnSync("/usr/bin/python3", ["-c", script, ...files], { encoding: "utf8" });
+  const expected = files.map((spec) => `${spec.split("=")[0].split("/").at(-1)} ok`).join("\n") + "\n";
+  assert.equal(result.stdout, expected, result.stderr);
+});
+
 test("keys ssh-keygen generates load, with and without passphrase, with its fingerprint", () => {
   using tmp = tempDir();
   for (const { args, type } of KEYGEN_TYPES) {

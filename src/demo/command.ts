@@ -24,8 +24,10 @@ export interface RunningCommand {
   input(data: Uint8Array): void;
   /** The client sent EOF. */
   endInput(): void;
-  /** Sends a signal (`"TERM"` or `"SIGTERM"`). */
+  /** Sends a signal (`"TERM"` or `"SIGTERM"`) to the command, as a client's signal request does. */
   kill(signal?: string): void;
+  /** Kills the command and everything it started (its process group): the channel or server is gone. */
+  terminate(): void;
   /** Resolves once the command ended and the channel was told. */
   readonly finished: Promise<CommandExit>;
 }
@@ -44,6 +46,18 @@ export function signalChild(child: ChildProcess, signal = "TERM"): void {
   try {
     child.kill(name as NodeJS.Signals);
   } catch { /* unknown signal name */ }
+}
+
+/**
+ * SIGKILLs the child's process group. Commands start in their own session
+ * (group id = pid), so a background job (`sleep 60 &`, or `sleep` under a
+ * killed `sh -c`) does not outlive its channel and keep the output pipe open.
+ */
+export function killProcessGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch { /* already gone */ }
 }
 
 /** Tells the client how the command ended (status or signal, before EOF: some clients drop it after), then closes. */
@@ -72,21 +86,36 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     env: options.env,
     cwd: options.cwd,
     stdio: ["pipe", "pipe", "pipe"],
+    detached: true, // a session (and process group) of its own, see killProcessGroup
   });
   child.stdin.on("error", () => {}); // the command may exit before reading its input
+  // Leaving a `for await` over a stream early destroys it with an AbortError,
+  // emitted as "error" (unheard, it kills the server) and, on Deno, at times
+  // also as an unhandled rejection: the pumps below never leave early.
+  child.stdout.on("error", () => {});
+  child.stderr.on("error", () => {});
   const spawned = new Promise<void>((resolve) => {
     child.on("spawn", resolve);
     child.on("error", () => resolve());
   });
   const pump = async (stream: AsyncIterable<Uint8Array>, stderr: boolean): Promise<void> => {
+    let clientGone = false;
     try {
-      for await (const chunk of stream) await channel.write(chunk, { stderr });
+      for await (const chunk of stream) {
+        if (clientGone) continue; // drain until the killed command's pipe ends
+        try {
+          await channel.write(chunk, { stderr });
+        } catch {
+          clientGone = true;
+          killProcessGroup(child); // the client is gone: nobody reads the output any more
+        }
+      }
     } catch {
-      child.kill("SIGKILL"); // the client is gone: nobody reads the output any more
+      killProcessGroup(child); // the pipe failed
     }
   };
   const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
-  const timer = options.timeout ? setTimeout(() => child.kill("SIGKILL"), options.timeout) : undefined;
+  const timer = options.timeout ? setTimeout(() => killProcessGroup(child), options.timeout) : undefined;
   const exited = new Promise<CommandExit>((resolve) => {
     child.on("error", (error) => {
       void channel.write(`${argv[0]}: ${error.message}\n`, { stderr: true }).catch(() => {});
@@ -105,6 +134,7 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     input: (data) => void spawned.then(() => child.stdin.write(data)),
     endInput: () => void spawned.then(() => child.stdin.end()),
     kill: (signal) => signalChild(child, signal),
+    terminate: () => killProcessGroup(child),
     finished,
   };
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
 import { Bind, type BindAlgorithms, listen } from "../bind.ts";
+import type { ServerLimits } from "../limits.ts";
 import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
 import { SessionEvent } from "../event.ts";
@@ -73,6 +74,12 @@ export interface DemoServerOptions {
    * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
    */
   connectTimeout?: number;
+  /**
+   * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
+   * library's, except `maxUnauthenticated: 1000`: test suites open many
+   * connections at once.
+   */
+  limits?: ServerLimits;
 }
 
 /** One client connection, as the DemoServer saw it. */
@@ -89,6 +96,11 @@ export interface DemoClient {
   channels: number;
   /** Commands run, in order (subsystems as `subsystem:<name>`). */
   readonly commands: string[];
+}
+
+/** Whether `host` only reaches this machine. */
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === "::1" || host === "localhost";
 }
 
 /** Records a timeline event for one client. */
@@ -181,8 +193,15 @@ export class DemoServer {
       hostKey: this.hostKey,
       authMethods: methods,
       algorithms: options.algorithms,
+      limits: { maxUnauthenticated: 1000, ...options.limits },
     });
     this.port = this.bind.port;
+    if (!isLoopback(this.host)) {
+      console.error(
+        `DemoServer: listening on ${this.host}:${this.port}, beyond this machine: anyone who can reach it ` +
+          `and knows the password runs commands as this user. It is a test fixture; bind 127.0.0.1 unless you mean it.`,
+      );
+    }
     if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
   }
 
@@ -225,6 +244,10 @@ export class DemoServer {
     this.#timeline.record(0, "listening", { host: this.host, port: this.port });
     this.#listening = listen((session) => this.#serve(session), this.bind, {
       onError: (error) => this.#timeline.record(0, "handler-error", { error: String(error) }),
+      onLimit: (session, limit) => {
+        const connection = this.#connections.get(session);
+        this.#timeline.record(connection?.client.id ?? 0, "limit", { limit });
+      },
     });
   }
 
@@ -371,6 +394,9 @@ export class DemoServer {
     const channel = new SshChannel(session);
     const clientEnv: Record<string, string> = {};
     let running: RunningCommand | RunningPtyCommand | undefined;
+    // A client that vanishes (killed, network gone) never closes its channels:
+    // a command without output or input would run on, holding its pipes.
+    void session.disconnected.then(() => running?.terminate());
     let terminal: { term: string; size: WindowSize } | undefined;
     const environment = (): Record<string, string> => {
       const base: Record<string, string> = {};
@@ -459,7 +485,7 @@ export class DemoServer {
         },
         onClose: () => {
           record("channel-close");
-          running?.kill("KILL");
+          running?.terminate();
         },
       }),
     );
@@ -470,7 +496,7 @@ export class DemoServer {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.bind.close();
-      for (const command of this.#commands) command.kill("KILL");
+      for (const command of this.#commands) command.terminate();
       await Promise.all([...this.#sessions].map((session) => session.close()));
       await this.#listening;
       await Promise.allSettled(this.#forwards);

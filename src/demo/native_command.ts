@@ -119,7 +119,7 @@ export function runNativeCommand(
       await reportExit(channel, exit);
       return exit;
     })();
-    return { input: () => {}, endInput: () => {}, kill: () => {}, finished };
+    return { input: () => {}, endInput: () => {}, kill: () => {}, terminate: () => {}, finished };
   }
   const { pid } = child;
   let exit: CommandExit | undefined;
@@ -127,6 +127,9 @@ export function runNativeCommand(
     const number = SIGNAL_NUMBERS[signal.startsWith("SIG") ? signal : `SIG${signal}`];
     if (number !== undefined && exit === undefined) signalProcess(backend, pid, number);
   };
+  // The command leads its own process group (see spawnProcess): killing the group also ends
+  // what it started in the background, which would otherwise hold the output pipes open.
+  const terminate = (): void => void signalProcess(backend, -pid, SIGNAL_NUMBERS.SIGKILL);
   const stdin = new StdinWriter(child.stdin);
   const pump = async (fd: number, stderr: boolean): Promise<void> => {
     const stream = new FdStream(fd);
@@ -144,7 +147,7 @@ export function runNativeCommand(
         await channel.write(outputBuffer.subarray(0, n), { stderr });
       }
     } catch {
-      kill("KILL"); // the client is gone (or the pipe failed): nobody reads the output any more
+      terminate(); // the client is gone (or the pipe failed): nobody reads the output any more
     } finally {
       stream.close();
     }
@@ -163,7 +166,7 @@ export function runNativeCommand(
       resolve(exit);
     });
   });
-  const timer = options.timeout ? setTimeout(() => kill("KILL"), options.timeout) : undefined;
+  const timer = options.timeout ? setTimeout(terminate, options.timeout) : undefined;
   const finished = (async (): Promise<CommandExit> => {
     const result = await exited;
     clearTimeout(timer);
@@ -176,6 +179,7 @@ export function runNativeCommand(
     input: (data) => stdin.write(data),
     endInput: () => stdin.end(),
     kill,
+    terminate,
     finished,
   };
 }

@@ -14,6 +14,7 @@ import type { SshChannel } from "../channel.ts";
 import {
   type CommandExit,
   type CommandOptions,
+  killProcessGroup,
   reportExit,
   type RunningCommand,
   signalChild,
@@ -65,7 +66,7 @@ export function runPtyCommand(
       child.kill("SIGHUP"); // the client is gone
     }
   })();
-  const timer = options.timeout ? setTimeout(() => child.kill("SIGKILL"), options.timeout) : undefined;
+  const timer = options.timeout ? setTimeout(() => killProcessGroup(child), options.timeout) : undefined;
   const exited = new Promise<CommandExit>((resolve) => {
     child.on("error", (error) => {
       void channel.write(`setsid: ${error.message}\r\n`, { stderr: true }).catch(() => {});
@@ -93,6 +94,7 @@ export function runPtyCommand(
     },
     endInput: () => {}, // a terminal has no end of input: the client types ^D
     kill: (signal) => signalChild(child, signal),
+    terminate: () => killProcessGroup(child),
     resize: (size) => {
       if (!master.closed) resizePty(backend, pty.master, size);
     },

@@ -41,6 +41,8 @@ export interface TestServer {
   readonly bind: Bind;
   readonly hostKey: SshKey;
   readonly sessions: Session[];
+  /** The SessionEvent of each session, in order. */
+  readonly events: SessionEvent[];
   readonly errors: ReportedError[];
   /** Resolves when `listen()` returned. */
   readonly done: Promise<void>;
@@ -80,6 +82,7 @@ export function startServer(options: TestServerOptions = {}): TestServer {
   const bind = new Bind({ port: 0, hostKey, authMethods: options.authMethods ?? [AuthMethod.Password] });
   if (options.messageCallback) bind.setMessageCallback(options.messageCallback);
   const sessions: Session[] = [];
+  const events: SessionEvent[] = [];
   const errors: ReportedError[] = [];
   const onExec = options.onExec ?? defaultExec;
   const makeCallbacks = options.serverCallbacks ?? (() =>
@@ -93,7 +96,8 @@ export function startServer(options: TestServerOptions = {}): TestServer {
       session.onError = (error, context) => errors.push({ error, context });
       session.setServerCallbacks(makeCallbacks(session));
       if (!await session.handleKeyExchange()) return;
-      using _event = new SessionEvent(session);
+      using event = new SessionEvent(session);
+      events.push(event);
       await session.disconnected;
     },
     bind,
@@ -105,5 +109,15 @@ export function startServer(options: TestServerOptions = {}): TestServer {
     await done;
     hostKey.close();
   };
-  return { port: bind.port, bind, hostKey, sessions, errors, done, close, [Symbol.asyncDispose]: close };
+  return {
+    port: bind.port,
+    bind,
+    hostKey,
+    sessions,
+    events,
+    errors,
+    done,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

@@ -1,0 +1,148 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { Bind, DEFAULT_LIMITS, SshKey } from "../mod.ts";
+import { DemoServer } from "../src/demo/mod.ts";
+import { python, ssh2 } from "./support/clients.ts";
+import { startEchoServer } from "./support/echo_server.ts";
+
+/** A raw TCP client that reads the server's banner and then says nothing. */
+function silentClient(port: number): Promise<{ socket: Socket; ended: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const start = Date.now();
+    const ended = new Promise<number>((done) => {
+      socket.on("end", () => done(Date.now() - start));
+      socket.on("close", () => done(Date.now() - start));
+    });
+    socket.on("error", () => {});
+    socket.resume();
+    socket.on("connect", () => resolve({ socket, ended }));
+    socket.on("error", reject);
+  });
+}
+
+const limitEvents = (ds: DemoServer): string[] =>
+  ds.timeline.filter((entry) => entry.event === "limit").map((entry) => String(entry.data.limit));
+
+test("limits: defaults, and bad values are refused", () => {
+  assert.deepEqual(DEFAULT_LIMITS, {
+    maxAuthAttempts: 6,
+    loginGraceTime: 120_000,
+    maxUnauthenticated: 100,
+    maxChannelsPerSession: 64,
+  });
+  const hostKey = SshKey.generate("ed25519");
+  assert.throws(() => new Bind({ hostKey, limits: { maxAuthAttempts: 0 } }), RangeError);
+  assert.throws(() => new Bind({ hostKey, limits: { idleTimeout: 1.5 } }), RangeError);
+  assert.throws(() => new Bind({ hostKey, limits: { maxAuthTries: 3 } as never }), TypeError);
+  hostKey.close();
+});
+
+test("maxAuthAttempts: the client is disconnected after that many failures (paramiko)", async () => {
+  await using ds = await DemoServer.start({ limits: { maxAuthAttempts: 2 } });
+  const script = `
+import sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.start_client(timeout=10)
+for attempt in ("wrong1", "wrong2", "foo"):
+    try:
+        t.auth_password("tester", attempt); print(attempt, "accepted")
+    except paramiko.AuthenticationException:
+        print(attempt, "denied")
+    except Exception as e:
+        print(attempt, "disconnected"); break`;
+  const result = await python(script, [String(ds.port)]);
+  assert.equal(result.stdout, "wrong1 denied\nwrong2 denied\nfoo disconnected\n", result.stderr);
+  assert.deepEqual(limitEvents(ds), ["maxAuthAttempts"]);
+  const ok = await ssh2({ port: ds.port, password: "foo", command: "echo fine" });
+  assert.equal(ok.stdout, "fine\n", "other clients are unaffected");
+});
+
+test("loginGraceTime: a silent client is dropped; a logged-in one stays", async () => {
+  await using ds = await DemoServer.start({ limits: { loginGraceTime: 300 } });
+  const silent = await silentClient(ds.port);
+  const longer = ssh2({ port: ds.port, password: "foo", command: "sleep 0.8; echo still-here" });
+  const elapsed = await silent.ended;
+  assert.ok(elapsed >= 250 && elapsed < 5000, `dropped after ${elapsed} ms`);
+  assert.equal((await longer).stdout, "still-here\n");
+  assert.ok(limitEvents(ds).includes("loginGraceTime"));
+});
+
+test("maxUnauthenticated: connections beyond it are closed at once, logins work again when room is made", async () => {
+  await using ds = await DemoServer.start({ limits: { maxUnauthenticated: 3 } });
+  const idle = await Promise.all([1, 2, 3].map(() => silentClient(ds.port)));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the server has accepted all three
+  const refused = await ssh2({ port: ds.port, password: "foo", command: "true" });
+  assert.equal(refused.ok, false);
+  assert.ok(limitEvents(ds).includes("maxUnauthenticated"));
+  idle[0].socket.destroy();
+  await idle[0].ended;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const accepted = await ssh2({ port: ds.port, password: "foo", command: "echo in" });
+  assert.equal(accepted.stdout, "in\n", accepted.error);
+  for (const client of idle) client.socket.destroy();
+});
+
+test("maxChannelsPerSession: session and direct-tcpip opens beyond it are refused (paramiko)", async () => {
+  await using ds = await DemoServer.start({ limits: { maxChannelsPerSession: 2 } });
+  await using echo = await startEchoServer();
+  const script = `
+import sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
+opened = [t.open_session(), t.open_channel("direct-tcpip", ("127.0.0.1", int(sys.argv[2])), ("127.0.0.1", 1))]
+for kind in ("session", "direct-tcpip"):
+    try:
+        t.open_session() if kind == "session" else t.open_channel("direct-tcpip", ("127.0.0.1", int(sys.argv[2])), ("127.0.0.1", 1))
+        print(kind, "opened")
+    except paramiko.ChannelException:
+        print(kind, "refused")
+opened[0].close()
+import time; time.sleep(0.2)
+c = t.open_session(); c.exec_command("echo room-again"); print(c.makefile().read().decode().strip())`;
+  const result = await python(script, [String(ds.port), String(echo.port)]);
+  assert.equal(result.stdout, "session refused\ndirect-tcpip refused\nroom-again\n", result.stderr);
+  assert.deepEqual(limitEvents(ds), ["maxChannelsPerSession", "maxChannelsPerSession"]);
+});
+
+test("idleTimeout: a quiet session is disconnected, a busy one is not", async () => {
+  await using ds = await DemoServer.start({ limits: { idleTimeout: 400 } });
+  const busy = await ssh2({
+    port: ds.port,
+    password: "foo",
+    command: "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.15; done",
+  });
+  assert.equal(busy.stdout, "1\n2\n3\n4\n5\n6\n7\n8\n", busy.error);
+  const script = `
+import sys, time, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
+time.sleep(1.2)
+print("active" if t.is_active() else "disconnected")`;
+  const quiet = await python(script, [String(ds.port)]);
+  assert.equal(quiet.stdout, "disconnected\n", quiet.stderr);
+  assert.ok(limitEvents(ds).includes("idleTimeout"));
+});
+
+test("nothing before login: no command, no channel, no forwarding (paramiko)", async () => {
+  await using ds = await DemoServer.start();
+  await using echo = await startEchoServer();
+  const script = `
+import sys, paramiko
+def attempt(what, fn):
+    t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.start_client(timeout=10)
+    try:
+        fn(t); print(what, "ALLOWED")
+    except Exception:
+        print(what, "refused")
+    t.close()
+attempt("session", lambda t: t.open_session(timeout=5).exec_command("touch /tmp/should-not-exist"))
+attempt("direct-tcpip", lambda t: t.open_channel("direct-tcpip", ("127.0.0.1", int(sys.argv[2])), ("127.0.0.1", 1), timeout=5))
+attempt("tcpip-forward", lambda t: t.request_port_forward("127.0.0.1", 0))  # raises when denied`;
+  const result = await python(script, [String(ds.port), String(echo.port)]);
+  assert.equal(
+    result.stdout,
+    "session refused\ndirect-tcpip refused\ntcpip-forward refused\n",
+    result.stderr,
+  );
+  assert.equal(echo.connections, 0);
+  assert.ok(!ds.timeline.some((entry) => entry.event === "exec"));
+});
