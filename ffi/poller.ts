@@ -82,15 +82,6 @@ export class Poller {
     this.#settle(ready);
   }
 
-  /**
-   * Asks, without waiting and without leaving the JS thread, whether a
-   * request is ready (then read `revents(i)`). A busy server finds work this
-   * way without a round trip through the worker thread.
-   */
-  pollNow(): boolean {
-    return this.#settle(this.#backend.libc.poll_now(this.#buffer, BigInt(this.#count + 1), 0));
-  }
-
   /** Interrupts a `wait()` in progress (or makes the next one return at once). */
   wake(): void {
     if (this.#closed || this.#wakePending) return;

@@ -103,16 +103,16 @@ class Reactor {
         }
         const active = this.#active;
         if (active.length === 0) break;
-        if (!poller.pollNow()) {
-          this.#waiting = true;
-          try {
-            await poller.wait();
-          } finally {
-            this.#waiting = false;
-          }
-          // Woken because the set changed: poll the new one.
-          if (this.#dirty) continue;
+        // Always through the worker thread, which also lets the event loop run: polling on the
+        // JS thread first saved hand-offs under load, but starved the rest of the process.
+        this.#waiting = true;
+        try {
+          await poller.wait();
+        } finally {
+          this.#waiting = false;
         }
+        // Woken because the set changed: poll the new one.
+        if (this.#dirty) continue;
         for (let i = 0; i < active.length; i++) {
           const revents = poller.revents(i);
           const watch = active[i];
