@@ -230,13 +230,24 @@ test("CLI: JSON first line, works with ssh, SIGTERM with a client connected exit
   const bad = await runScript(cli, ["--no-such-flag"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /usage:/);
+  const badCipher = await runScript(cli, ["--ciphers", "no-such-cipher"]);
+  assert.equal(badCipher.code, 1);
+  assert.match(badCipher.stderr, /invalid ciphers no-such-cipher/);
   // A shell reports the CLI's exit status: Deno's node:child_process reports the signal
   // it sent instead of the code the child exited with.
   const child = spawn("bash", [
     "-c",
     '"$@" & pid=$!; echo "pid $pid" >&2; wait $pid; echo "exit $?" >&2',
     "wrapper",
-    ...scriptCommand(cli, ["--password", "pw", "--verbose", "--timeline"]).flat(),
+    ...scriptCommand(cli, [
+      "--password",
+      "pw",
+      "--ciphers",
+      "aes128-gcm@openssh.com",
+      "--verbose",
+      "--timeline",
+    ])
+      .flat(),
   ], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => stderr += d);

@@ -187,7 +187,7 @@ export const SERVERS: readonly ServerKind[] = [
   {
     name: "ours-deno",
     label: "ours (Deno)",
-    description: "this binding's DemoServer on Deno (scripts/bench/servers/ours_server.ts)",
+    description: "this binding's DemoServer CLI on Deno (src/demo/cli.ts)",
     prepare: () => Promise.resolve(undefined),
     start: (environment) =>
       launch(environment, "ours-deno", {
@@ -195,7 +195,7 @@ export const SERVERS: readonly ServerKind[] = [
         args: [
           "run",
           "--allow-all",
-          here("./servers/ours_server.ts"),
+          here("../../src/demo/cli.ts"),
           "--host-key",
           environment.hostKeyPath,
           "--password",
@@ -209,13 +209,13 @@ export const SERVERS: readonly ServerKind[] = [
     name: "ours-node",
     label: "ours (Node)",
     description:
-      "this binding's DemoServer on Node, from the npm build (scripts/bench/servers/ours_server_node.mjs)",
+      "this binding's DemoServer CLI on Node, from the npm build (npm/src/demo/cli.js, the libssh-demo bin)",
     prepare: buildNpmPackage,
     start: (environment) =>
       launch(environment, "ours-node", {
         command: "node",
         args: [
-          here("./servers/ours_server_node.mjs"),
+          here("../../npm/src/demo/cli.js"),
           "--host-key",
           environment.hostKeyPath,
           "--password",

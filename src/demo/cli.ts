@@ -3,6 +3,7 @@
  *
  *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--password PW]
  *     [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
+ *     [--kex LIST] [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
  *     [--verbose] [--timeline]
  *
  * The first line on stdout is one JSON object:
@@ -17,7 +18,8 @@ import { parseArgs } from "node:util";
 import { DemoServer } from "./demo_server.ts";
 
 const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--allow-auth-none]
-            [--authorized-keys FILE] [--host-key FILE] [--verbose] [--timeline]`;
+            [--authorized-keys FILE] [--host-key FILE] [--kex LIST] [--ciphers LIST]
+            [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]`;
 
 function fail(message: string): never {
   console.error(`demo: ${message}\n${USAGE}`);
@@ -35,6 +37,10 @@ try {
       "allow-auth-none": { type: "boolean", default: false },
       "authorized-keys": { type: "string" },
       "host-key": { type: "string" },
+      kex: { type: "string" },
+      ciphers: { type: "string" },
+      hmac: { type: "string" },
+      "hostkey-algorithms": { type: "string" },
       verbose: { type: "boolean", default: false },
       timeline: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -63,6 +69,12 @@ try {
     allowAuthNone: values["allow-auth-none"],
     authorizedKeys: values["authorized-keys"],
     hostKey: values["host-key"],
+    algorithms: {
+      kex: values.kex,
+      ciphers: values.ciphers,
+      hmac: values.hmac,
+      hostKey: values["hostkey-algorithms"],
+    },
     verbose: values.verbose,
   });
 } catch (error) {
