@@ -79,6 +79,17 @@ function cStringArray(backend: Backend, strings: readonly string[]): {
   return { pointers, bytes };
 }
 
+/** Encoded environments of frozen objects: a server passing the same one to every command encodes it once. */
+const frozenEnvironments = new WeakMap<Readonly<Record<string, string>>, ReturnType<typeof cStringArray>>();
+
+function environmentArray(backend: Backend, env: Readonly<Record<string, string>>): ReturnType<typeof cStringArray> {
+  const cached = frozenEnvironments.get(env);
+  if (cached) return cached;
+  const array = cStringArray(backend, Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  if (Object.isFrozen(env)) frozenEnvironments.set(env, array);
+  return array;
+}
+
 function pipe(backend: Backend): [number, number] {
   const fds = new Int32Array(2);
   if (backend.libc.pipe2(fds, O_CLOEXEC) !== 0) throw new ErrnoError(backend, "pipe2");
@@ -94,7 +105,7 @@ function pipe(backend: Backend): [number, number] {
 export function spawnProcess(
   backend: Backend,
   argv: readonly string[],
-  env: Record<string, string>,
+  env: Readonly<Record<string, string>>,
   cwd?: string,
 ): SpawnedProcess {
   const { libc } = backend;
@@ -136,7 +147,7 @@ export function spawnProcess(
     );
 
     const args = cStringArray(backend, argv);
-    const environment = cStringArray(backend, Object.entries(env).map(([k, v]) => `${k}=${v}`));
+    const environment = environmentArray(backend, env);
     const pid = new Int32Array(1);
     const file = new TextEncoder().encode(`${argv[0]}\0`);
     const rc = libc.posix_spawnp(pid, file, actions, attributes, args.pointers, environment.pointers);

@@ -108,6 +108,9 @@ test("exec: exact quoting, streaming, stdin and EOF, exit codes and signals, env
     env: { CLIENT_VAR: "client-value" },
   });
   assert.equal(env.stdout, "client-value|server-value|path-set\n");
+  // Commands share the server's environment: one client's variables stay with its own command.
+  const after = await ssh2({ port: ds.port, password: "foo", command: 'echo "[$CLIENT_VAR]$FROM_SERVER"' });
+  assert.equal(after.stdout, "[]server-value\n");
   const stderr = await ssh2({ port: ds.port, password: "foo", command: "echo to-stderr >&2" });
   assert.equal(stderr.stderr, "to-stderr\n");
   assert.ok(ds.clients.some((c) => c.commands.includes("exit 42")));

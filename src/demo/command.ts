@@ -34,7 +34,7 @@ export interface RunningCommand {
 
 /** Options of `runCommand`. */
 export interface CommandOptions {
-  env: Record<string, string>;
+  env: Readonly<Record<string, string>>;
   cwd?: string;
   /** Kill the command after this many milliseconds. */
   timeout?: number;

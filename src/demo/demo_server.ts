@@ -59,7 +59,7 @@ export interface DemoServerOptions {
   hostKey?: SshKey | string;
   /** Print each timeline entry on stderr as it happens. Default false. */
   verbose?: boolean;
-  /** Variables added to the commands' environment (on top of this process's). */
+  /** Variables added to the commands' environment (on top of this process's, as it was at `start()`). */
   env?: Record<string, string>;
   /** Working directory of commands. Default: this process's. */
   cwd?: string;
@@ -171,6 +171,11 @@ export class DemoServer {
   readonly #ownsHostKey: boolean;
   #listening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /**
+   * This process's environment at start plus `options.env`, what commands
+   * start with. Frozen: shared by every command (and encoded for them once).
+   */
+  readonly #environment: Readonly<Record<string, string>>;
 
   private constructor(options: DemoServerOptions) {
     this.#options = options;
@@ -179,6 +184,9 @@ export class DemoServer {
     this.allowAuthNone = options.allowAuthNone ?? false;
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
+    const environment: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) if (value !== undefined) environment[name] = value;
+    this.#environment = Object.freeze({ ...environment, ...options.env });
     this.#ownsHostKey = options.hostKey === undefined;
     this.hostKey = options.hostKey === undefined
       ? SshKey.generate("ed25519")
@@ -398,11 +406,8 @@ export class DemoServer {
     // a command without output or input would run on, holding its pipes.
     void session.disconnected.then(() => running?.terminate());
     let terminal: { term: string; size: WindowSize } | undefined;
-    const environment = (): Record<string, string> => {
-      const base: Record<string, string> = {};
-      for (const [k, v] of Object.entries(process.env)) if (v !== undefined) base[k] = v;
-      return { ...base, ...this.#options.env, ...clientEnv };
-    };
+    const environment = (): Readonly<Record<string, string>> =>
+      Object.keys(clientEnv).length === 0 ? this.#environment : { ...this.#environment, ...clientEnv };
     const start = (argv: string[], label: string, onTerminal: boolean): void => {
       client.commands.push(label);
       record("exec", { command: label, pty: onTerminal });
@@ -426,7 +431,7 @@ export class DemoServer {
       void (async () => {
         let status = 1;
         try {
-          status = (await handler(command, channel, { env: environment(), client })) ?? 0;
+          status = (await handler(command, channel, { env: { ...environment() }, client })) ?? 0;
         } catch (error) {
           record("exec-error", { error: String(error) });
           await channel.write(`${error}\n`, { stderr: true }).catch(() => {});
@@ -447,7 +452,7 @@ export class DemoServer {
         onExecRequest: (_s, _c, command) => {
           if (running) return false;
           if (this.#options.exec) fake(command, this.#options.exec);
-          else start(["sh", "-c", command], command, true);
+          else start(["/bin/sh", "-c", command], command, true);
           return true;
         },
         onPtyRequest: (_s, _c, term, columns, rows, widthPixels, heightPixels) => {
