@@ -82,7 +82,10 @@ function cStringArray(backend: Backend, strings: readonly string[]): {
 /** Encoded environments of frozen objects: a server passing the same one to every command encodes it once. */
 const frozenEnvironments = new WeakMap<Readonly<Record<string, string>>, ReturnType<typeof cStringArray>>();
 
-function environmentArray(backend: Backend, env: Readonly<Record<string, string>>): ReturnType<typeof cStringArray> {
+function environmentArray(
+  backend: Backend,
+  env: Readonly<Record<string, string>>,
+): ReturnType<typeof cStringArray> {
   const cached = frozenEnvironments.get(env);
   if (cached) return cached;
   const array = cStringArray(backend, Object.entries(env).map(([k, v]) => `${k}=${v}`));

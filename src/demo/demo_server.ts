@@ -185,7 +185,9 @@ export class DemoServer {
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
     const environment: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) if (value !== undefined) environment[name] = value;
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value !== undefined) environment[name] = value;
+    }
     this.#environment = Object.freeze({ ...environment, ...options.env });
     this.#ownsHostKey = options.hostKey === undefined;
     this.hostKey = options.hostKey === undefined
