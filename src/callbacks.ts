@@ -152,6 +152,12 @@ const CHANNEL_CALLBACK_NAMES: readonly ChannelCallbackName[] = [
 type Listener = (name: string, set: boolean) => void;
 
 /**
+ * Defines a subclass's callback properties on its prototype: accessors shared
+ * by every instance (a server makes one set per session and per channel).
+ */
+let defineCallbackProperties: (prototype: object, names: readonly string[]) => void;
+
+/**
  * The common part of `ServerCallbacks` and `ChannelCallbacks`: named optional
  * functions, each also a settable property, plus the `userdata` passed to
  * every call. Changes after the set was installed take effect at once.
@@ -160,24 +166,37 @@ export class CallbackSet<U, F extends object> {
   /** Passed as the last argument of every callback. */
   userdata: U;
   readonly #functions: Partial<F> = {};
-  readonly #listeners = new Set<Listener>();
+  #listeners: Set<Listener> | undefined;
 
-  /** Defines one property per name, initialised from `functions`. */
+  /** Sets the properties named in `names` from `functions` (the accessors are on the prototype). */
   constructor(names: readonly (keyof F & string)[], userdata: U, functions: Partial<F>) {
     this.userdata = userdata;
-    for (const name of names) {
-      Object.defineProperty(this, name, {
-        enumerable: true,
-        get: () => this.#functions[name],
-        set: (fn: F[typeof name] | undefined) => {
-          if (fn !== undefined && fn !== null && typeof fn !== "function") {
-            throw new TypeError(`${name} must be a function`);
-          }
-          this.#functions[name] = fn ?? undefined;
-          for (const listener of this.#listeners) listener(name, this.#functions[name] !== undefined);
-        },
-      });
-      if (functions[name] !== undefined) (this as Record<string, unknown>)[name] = functions[name];
+    for (const name of names) if (functions[name] !== undefined) this.#assign(name, functions[name]);
+  }
+
+  static {
+    defineCallbackProperties = (prototype, names) => {
+      for (const name of names) {
+        Object.defineProperty(prototype, name, {
+          enumerable: true,
+          get(this: CallbackSet<unknown, Record<string, unknown>>): unknown {
+            return this.#functions[name];
+          },
+          set(this: CallbackSet<unknown, Record<string, unknown>>, fn: unknown): void {
+            this.#assign(name, fn);
+          },
+        });
+      }
+    };
+  }
+
+  #assign(name: keyof F & string, fn: unknown): void {
+    if (fn !== undefined && fn !== null && typeof fn !== "function") {
+      throw new TypeError(`${name} must be a function`);
+    }
+    this.#functions[name] = (fn ?? undefined) as F[keyof F & string] | undefined;
+    if (this.#listeners) {
+      for (const listener of this.#listeners) listener(name, fn !== undefined && fn !== null);
     }
   }
 
@@ -188,8 +207,8 @@ export class CallbackSet<U, F extends object> {
 
   /** @internal Observes later changes; returns the unsubscribe function. */
   observe(listener: Listener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    (this.#listeners ??= new Set()).add(listener);
+    return () => this.#listeners!.delete(listener);
   }
 }
 
@@ -215,6 +234,10 @@ export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackF
   constructor(userdata?: U, functions: ServerCallbackFunctions<U> = {}) {
     super(SERVER_CALLBACK_NAMES, userdata as U, functions);
   }
+
+  static {
+    defineCallbackProperties(ServerCallbacks.prototype, SERVER_CALLBACK_NAMES);
+  }
 }
 /** The typed function properties of a `ServerCallbacks` (declaration merging). */
 export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U> {}
@@ -239,6 +262,10 @@ export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbac
   /** Creates a set; every function is optional and settable later. */
   constructor(userdata?: U, functions: ChannelCallbackFunctions<U> = {}) {
     super(CHANNEL_CALLBACK_NAMES, userdata as U, functions);
+  }
+
+  static {
+    defineCallbackProperties(ChannelCallbacks.prototype, CHANNEL_CALLBACK_NAMES);
   }
 }
 /** The typed function properties of a `ChannelCallbacks` (declaration merging). */

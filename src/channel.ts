@@ -53,7 +53,108 @@ interface Reader {
 }
 
 /** The internals of a channel (not part of the public API). */
-export class ChannelCore {
+export function acceptance(answer: unknown, name: string): number {
+  if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
+  return answer ? 0 : -1;
+}
+
+/**
+ * What the trampolines call for a `ChannelCallbacks` set: methods on the
+ * prototype rather than closures, as a server holds one per channel.
+ */
+class ChannelCallbackHandlers implements ChannelHandlers {
+  constructor(
+    readonly session: Session,
+    readonly channel: SshChannel,
+    readonly callbacks: ChannelCallbacks,
+  ) {}
+
+  data(_s: Pointer, _c: Pointer, data: Uint8Array, isStderr: boolean): number {
+    const used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+    if (used === undefined) return data.length;
+    if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
+      throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
+    }
+    return used;
+  }
+  eof(): void {
+    this.callbacks.onEof!(this.session, this.channel, this.callbacks.userdata);
+  }
+  close(): void {
+    this.callbacks.onClose!(this.session, this.channel, this.callbacks.userdata);
+  }
+  signal(_s: Pointer, _c: Pointer, signal: string): void {
+    this.callbacks.onSignal!(this.session, this.channel, signal, this.callbacks.userdata);
+  }
+  exitStatus(_s: Pointer, _c: Pointer, status: number): void {
+    this.callbacks.onExitStatus!(this.session, this.channel, status, this.callbacks.userdata);
+  }
+  exitSignal(_s: Pointer, _c: Pointer, signal: string, core: boolean, message: string, lang: string): void {
+    this.callbacks.onExitSignal!(
+      this.session,
+      this.channel,
+      signal,
+      core,
+      message,
+      lang,
+      this.callbacks.userdata,
+    );
+  }
+  ptyRequest(_s: Pointer, _c: Pointer, term: string, w: number, h: number, pw: number, ph: number): number {
+    const { callbacks } = this;
+    return acceptance(
+      callbacks.onPtyRequest!(this.session, this.channel, term, w, h, pw, ph, callbacks.userdata),
+      "onPtyRequest",
+    );
+  }
+  shellRequest(): number {
+    return acceptance(
+      this.callbacks.onShellRequest!(this.session, this.channel, this.callbacks.userdata),
+      "onShellRequest",
+    );
+  }
+  authAgentReq(): void {
+    this.callbacks.onAuthAgentReq!(this.session, this.channel, this.callbacks.userdata);
+  }
+  x11Req(_s: Pointer, _c: Pointer, single: boolean, protocol: string, cookie: string, screen: number): void {
+    const { callbacks } = this;
+    callbacks.onX11Req!(this.session, this.channel, single, protocol, cookie, screen, callbacks.userdata);
+  }
+  ptyWindowChange(_s: Pointer, _c: Pointer, w: number, h: number, pw: number, ph: number): number {
+    const { callbacks } = this;
+    return acceptance(
+      callbacks.onPtyWindowChange!(this.session, this.channel, w, h, pw, ph, callbacks.userdata),
+      "onPtyWindowChange",
+    );
+  }
+  execRequest(_s: Pointer, _c: Pointer, command: string): number {
+    const { callbacks } = this;
+    return acceptance(
+      callbacks.onExecRequest!(this.session, this.channel, command, callbacks.userdata),
+      "onExecRequest",
+    );
+  }
+  envRequest(_s: Pointer, _c: Pointer, name: string, value: string): number {
+    const { callbacks } = this;
+    return acceptance(
+      callbacks.onEnvRequest!(this.session, this.channel, name, value, callbacks.userdata),
+      "onEnvRequest",
+    );
+  }
+  subsystemRequest(_s: Pointer, _c: Pointer, subsystem: string): number {
+    const { callbacks } = this;
+    return acceptance(
+      callbacks.onSubsystemRequest!(this.session, this.channel, subsystem, callbacks.userdata),
+      "onSubsystemRequest",
+    );
+  }
+  writeWontblock(_s: Pointer, _c: Pointer, bytes: number): number {
+    this.callbacks.onWriteWontblock!(this.session, this.channel, bytes, this.callbacks.userdata);
+    return 0;
+  }
+}
+
+class ChannelCore {
   readonly session: SessionCore;
   readonly handle: Pointer;
   readonly address: bigint;
@@ -123,47 +224,7 @@ export class ChannelCore {
   }
 
   setCallbacks(callbacks: ChannelCallbacks): void {
-    const session = this.session.session;
-    const channel = this.channel;
-    const user = (): unknown => callbacks.userdata;
-    const accept = (answer: unknown, name: string): number => {
-      if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
-      return answer ? 0 : -1;
-    };
-    const handlers: ChannelHandlers = {
-      data: (_s, _c, data, isStderr) => {
-        const used = callbacks.onData!(session, channel, data, isStderr, user());
-        if (used === undefined) return data.length;
-        if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
-          throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
-        }
-        return used;
-      },
-      eof: () => callbacks.onEof!(session, channel, user()),
-      close: () => callbacks.onClose!(session, channel, user()),
-      signal: (_s, _c, signal) => callbacks.onSignal!(session, channel, signal, user()),
-      exitStatus: (_s, _c, status) => callbacks.onExitStatus!(session, channel, status, user()),
-      exitSignal: (_s, _c, signal, core, message, lang) =>
-        callbacks.onExitSignal!(session, channel, signal, core, message, lang, user()),
-      ptyRequest: (_s, _c, term, w, h, pw, ph) =>
-        accept(callbacks.onPtyRequest!(session, channel, term, w, h, pw, ph, user()), "onPtyRequest"),
-      shellRequest: () => accept(callbacks.onShellRequest!(session, channel, user()), "onShellRequest"),
-      authAgentReq: () => callbacks.onAuthAgentReq!(session, channel, user()),
-      x11Req: (_s, _c, single, protocol, cookie, screen) =>
-        callbacks.onX11Req!(session, channel, single, protocol, cookie, screen, user()),
-      ptyWindowChange: (_s, _c, w, h, pw, ph) =>
-        accept(callbacks.onPtyWindowChange!(session, channel, w, h, pw, ph, user()), "onPtyWindowChange"),
-      execRequest: (_s, _c, command) =>
-        accept(callbacks.onExecRequest!(session, channel, command, user()), "onExecRequest"),
-      envRequest: (_s, _c, name, value) =>
-        accept(callbacks.onEnvRequest!(session, channel, name, value, user()), "onEnvRequest"),
-      subsystemRequest: (_s, _c, subsystem) =>
-        accept(callbacks.onSubsystemRequest!(session, channel, subsystem, user()), "onSubsystemRequest"),
-      writeWontblock: (_s, _c, bytes) => {
-        callbacks.onWriteWontblock!(session, channel, bytes, user());
-        return 0;
-      },
-    };
+    const handlers = new ChannelCallbackHandlers(this.session.session, this.channel, callbacks);
     const set = (Object.keys(FIELDS) as ChannelCallbackName[]).filter((name) =>
       callbacks[name] !== undefined
     );
