@@ -33,6 +33,8 @@ const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
 
 /** Bytes read from libssh per call when a paused reader resumes. */
 const READ_CHUNK = 64 * 1024;
+/** Where paused readers read into; what they keep is copied out at once. */
+const readScratch = new Uint8Array(READ_CHUNK);
 /** Bytes the readable stream buffers before it stops taking data (back-pressure). */
 const READ_HIGH_WATER = 1024 * 1024;
 
@@ -429,12 +431,11 @@ class ChannelCore {
     const { libssh } = this.session.backend;
     reader.paused = false;
     while ((reader.controller.desiredSize ?? 0) > 0) {
-      const buffer = new Uint8Array(READ_CHUNK);
       const n = this.session.call(() =>
-        libssh.ssh_channel_read_nonblocking(this.handle, buffer, buffer.length, 0)
+        libssh.ssh_channel_read_nonblocking(this.handle, readScratch, readScratch.length, 0)
       );
       if (n <= 0) break;
-      reader.controller.enqueue(buffer.subarray(0, n));
+      reader.controller.enqueue(readScratch.slice(0, n)); // a copy of its size, not a 64 KiB chunk held per read
     }
     this.session.updateInterest();
     if ((reader.controller.desiredSize ?? 0) <= 0) {
