@@ -54,8 +54,8 @@ interface Reader {
   done: boolean;
 }
 
-/** The internals of a channel (not part of the public API). */
-export function acceptance(answer: unknown, name: string): number {
+/** A request callback's answer as libssh wants it: 0 accepts, -1 refuses. */
+function acceptance(answer: unknown, name: string): number {
   if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
   return answer ? 0 : -1;
 }
@@ -156,7 +156,8 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   }
 }
 
-class ChannelCore {
+/** The internals of a channel (not part of the public API). */
+export class ChannelCore {
   readonly session: SessionCore;
   readonly handle: Pointer;
   readonly address: bigint;
