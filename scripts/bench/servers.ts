@@ -49,14 +49,21 @@ export interface ServerKind {
   start(environment: BenchEnvironment): Promise<RunningServer>;
 }
 
-const ALGORITHM_FLAGS = [
-  "--kex",
-  ALGORITHMS.kex,
-  "--ciphers",
-  ALGORITHMS.ciphers,
-  "--hostkey-algorithms",
-  ALGORITHMS.hostKey,
-];
+/** The flags every server but sshd takes alike: host key, password, pinned algorithms. */
+function serverFlags(environment: BenchEnvironment): string[] {
+  return [
+    "--host-key",
+    environment.hostKeyPath,
+    "--password",
+    BENCH_PASSWORD,
+    "--kex",
+    ALGORITHMS.kex,
+    "--ciphers",
+    ALGORITHMS.ciphers,
+    "--hostkey-algorithms",
+    ALGORITHMS.hostKey,
+  ];
+}
 
 function alive(pid: number): boolean {
   try {
@@ -196,11 +203,7 @@ export const SERVERS: readonly ServerKind[] = [
           "run",
           "--allow-all",
           here("../../src/demo/cli.ts"),
-          "--host-key",
-          environment.hostKeyPath,
-          "--password",
-          BENCH_PASSWORD,
-          ...ALGORITHM_FLAGS,
+          ...serverFlags(environment),
         ],
         port: jsonPort,
       }),
@@ -216,11 +219,7 @@ export const SERVERS: readonly ServerKind[] = [
         command: "node",
         args: [
           here("../../npm/src/demo/cli.js"),
-          "--host-key",
-          environment.hostKeyPath,
-          "--password",
-          BENCH_PASSWORD,
-          ...ALGORITHM_FLAGS,
+          ...serverFlags(environment),
         ],
         port: jsonPort,
       }),
@@ -235,11 +234,7 @@ export const SERVERS: readonly ServerKind[] = [
         command: "node",
         args: [
           here("./servers/ssh2_server.mjs"),
-          "--host-key",
-          environment.hostKeyPath,
-          "--password",
-          BENCH_PASSWORD,
-          ...ALGORITHM_FLAGS,
+          ...serverFlags(environment),
         ],
         port: jsonPort,
       }),
@@ -273,7 +268,7 @@ export const SERVERS: readonly ServerKind[] = [
     start: (environment) =>
       launch(environment, "c", {
         command: environment.cServerPath,
-        args: ["--host-key", environment.hostKeyPath, "--password", BENCH_PASSWORD, ...ALGORITHM_FLAGS],
+        args: serverFlags(environment),
         port: jsonPort,
       }),
   },
