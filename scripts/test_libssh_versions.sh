@@ -60,6 +60,9 @@ build() {
 test_summary() { grep -E '^(ok|FAILED) \| ' "$1" | tail -1 | sed -E 's/^(ok|FAILED) \| //; s/ \| /, /; s/ \([0-9hms.]+\)$//' || true; }
 
 wanted=("$@")
+for version in "${wanted[@]}"; do
+  [[ " ${releases[*]} " == *" $version "* ]] || fail "libssh $version is not one of the releases listed in $0"
+done
 results=()
 skipped=()
 started=$SECONDS
