@@ -11,6 +11,7 @@ packages=(
   openssh-sftp-server             # the DemoServer's SFTP subsystem
   python3-paramiko python3-asyncssh  # Python clients used by the tests
   python3-pytest                  # runs examples/pytest
+  cmake make gcc libssl-dev zlib1g-dev  # build libssh 0.11/0.12 (scripts/test_libssh_versions.sh); gcc: tests/structs.test.ts
 )
 missing=()
 for package in "${packages[@]}"; do

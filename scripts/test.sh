@@ -18,7 +18,7 @@ step "deno check (every file, and the examples in the docs)"
 "$deno" check --quiet --doc
 step "deno doc --lint"
 "$deno" doc --lint mod.ts
-step "deno test"
+step "deno test on libssh $("$deno" eval 'import { libsshVersion } from "./ffi/load.ts"; console.log(libsshVersion());')"
 "$deno" test --quiet --allow-all --v8-flags=--expose-gc tests/
 step "examples: DemoServer in deno test, the pytest fixture and the shell script around the CLI"
 "$deno" test --quiet --allow-all examples/deno/
