@@ -1,6 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as c from "../ffi/constants.ts";
 import {
@@ -12,28 +11,14 @@ import {
   PublicKeyState,
   RequestType,
 } from "../mod.ts";
-
-/**
- * A TypeScript source of the repository, by path from its root: the nearest
- * folder with a `deno.json` above this test (the tests also run compiled, from
- * `npm/tests/`, where only the JavaScript is).
- */
-function sourceFile(path: string): URL {
-  let dir = new URL(".", import.meta.url);
-  while (!existsSync(new URL("deno.json", dir))) {
-    const parent = new URL("..", dir);
-    if (parent.href === dir.href) throw new Error(`no deno.json above ${import.meta.url}`);
-    dir = parent;
-  }
-  return new URL(path, dir);
-}
+import { repositoryFile } from "./support/repository.ts";
 
 /** Each enum member must equal the generated constant its source comment names. */
 async function assertMatchesHeaders(
   file: string,
   enums: Record<string, Record<string, unknown>>,
 ): Promise<void> {
-  const source = await readFile(sourceFile(file), "utf8");
+  const source = await readFile(repositoryFile(file), "utf8");
   const constants = c as Record<string, number>;
   let checked = 0;
   for (const [enumName, values] of Object.entries(enums)) {

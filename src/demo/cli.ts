@@ -60,9 +60,9 @@ if (!/^\d+$/.test(values.port) || port > 65535) {
   fail(`--port must be a number from 0 to 65535, not ${values.port}`);
 }
 
-let server: DemoServer;
+let ds: DemoServer;
 try {
-  server = await DemoServer.start({
+  ds = await DemoServer.start({
     host: values.host,
     port,
     password: values.password,
@@ -83,23 +83,22 @@ try {
 }
 
 console.log(JSON.stringify({
-  host: server.host,
-  port: server.port,
-  password: server.password,
-  hostKeyFingerprint: server.fingerprint,
-  knownHosts: server.knownHostsLine,
+  host: ds.host,
+  port: ds.port,
+  password: ds.password,
+  hostKeyFingerprint: ds.fingerprint,
+  knownHosts: ds.knownHostsLine,
 }));
 console.log(
-  `connect with: sshpass -p ${server.password} ssh -p ${server.port} -o PreferredAuthentications=password ` +
-    `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${server.host}`,
+  `connect with: sshpass -p ${ds.password} ssh -p ${ds.port} -o PreferredAuthentications=password -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${ds.host}`,
 );
 
 let stopping = false;
 const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  await server.close();
-  if (values.timeline) server.printTimeline((text) => console.error(text));
+  await ds.close();
+  if (values.timeline) ds.printTimeline((text) => console.error(text));
   process.exit(0);
 };
 process.on("SIGINT", () => void stop());

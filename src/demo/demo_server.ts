@@ -140,7 +140,8 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
  * import { DemoServer } from "@libssh/libssh/demo";
  *
  * await using ds = await DemoServer.start({ password: "secret" });
- * console.log(`sshpass -p secret ssh -p ${ds.port} user@${ds.host} echo hi`);
+ * // -o PreferredAuthentications=password: OpenSSH would try keyboard-interactive first (see the README)
+ * console.log(`sshpass -p secret ssh -p ${ds.port} -o PreferredAuthentications=password -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${ds.host} echo hi`);
  * console.log(ds.knownHostsLine);
  * ```
  */
