@@ -14,8 +14,9 @@ step "deno fmt --check"
 "$deno" fmt --check
 step "deno lint"
 "$deno" lint
-step "deno check (every file, and the examples in the docs)"
+step "deno check (every file, and the examples in the docs and the README)"
 "$deno" check --quiet --doc
+"$deno" check --quiet --doc-only README.md
 step "deno doc --lint"
 "$deno" doc --lint mod.ts
 step "deno test"

@@ -1,9 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DemoServer } from "../src/demo/mod.ts";
-import { run } from "./support/clients.ts";
-import { repositoryFile } from "./support/repository.ts";
+import { DENO, run } from "./support/clients.ts";
+import { repositoryFile, repositoryPath } from "./support/repository.ts";
 
 // What a new user copies from the documentation must work as written.
 
@@ -51,5 +54,62 @@ test("the sshpass lines that examples print run as printed", async () => {
     const result = await run("bash", ["-c", command], { timeoutMs: 20_000 });
     assert.equal(result.code, 0, `${path}: ${command}\n${result.stderr}`);
     assert.equal(ds.clients[0]?.authMethod, "password", `${path}: ${command}`);
+  }
+});
+
+/** The fenced code blocks of one `## ` section of the README, in order. */
+function readmeBlocks(section: string): { language: string; code: string }[] {
+  const readme = readFileSync(repositoryFile("README.md"), "utf8");
+  const start = readme.indexOf(`\n## ${section}\n`);
+  assert.notEqual(start, -1, `no section ${section} in the README`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const text = readme.slice(start, end === -1 ? undefined : end);
+  return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, language, code]) => ({ language, code }));
+}
+
+/** A project folder beside the checkout, as the README's Quick start has it. */
+function project(): { dir: string; [Symbol.dispose](): void } {
+  const dir = mkdtempSync(join(tmpdir(), "libssh-readme-"));
+  return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The README's `deno.json` for a project beside the checkout, pointed at this checkout. */
+function quickStartDenoJson(): string {
+  const json = readmeBlocks("Quick start").find((block) => block.language === "json");
+  assert.ok(json, "the Quick start has a deno.json");
+  return json.code.replaceAll('"../libssh/', `"${repositoryPath(".")}`);
+}
+
+test("the Quick start, run as written from a project beside the checkout, serves until Ctrl-C", async () => {
+  using tmp = project();
+  const blocks = readmeBlocks("Quick start");
+  writeFileSync(join(tmp.dir, "deno.json"), quickStartDenoJson());
+  writeFileSync(join(tmp.dir, "server.ts"), blocks.find((block) => block.language === "ts")!.code);
+  const command = blocks.filter((block) => block.language === "sh")
+    .flatMap((block) => block.code.split("\n")).find((line) => line.startsWith("deno run "));
+  assert.ok(command, "the Quick start says how to run server.ts");
+  const args = command.replace(/#.*/, "").trim().split(/\s+/).slice(1);
+  const server = spawn(DENO, args, { cwd: tmp.dir, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  server.stderr.on("data", (data) => stderr += data);
+  const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)));
+  try {
+    const printed = await new Promise<string>((resolve, reject) => {
+      let stdout = "";
+      server.stdout.on("data", (data) => {
+        stdout += data;
+        if (stdout.includes("\n")) resolve(stdout.split("\n")[0]);
+      });
+      void exited.then((code) => reject(new Error(`server.ts exited with ${code}: ${stderr}`)));
+    });
+    const login = await run("bash", ["-c", printed], { timeoutMs: 20_000 });
+    assert.equal(login.code, 0, `${printed}\n${login.stderr}`);
+    assert.match(login.stdout, /load average/);
+    assert.equal(server.exitCode, null, "the server still serves after a client came and went");
+    // Ctrl-C: sent by another process (Deno's child_process reports the signals it sends itself).
+    assert.equal((await run("kill", ["-INT", String(server.pid)])).code, 0);
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    if (server.exitCode === null) server.kill("SIGKILL");
   }
 });
