@@ -113,3 +113,22 @@ test("the Quick start, run as written from a project beside the checkout, serves
     if (server.exitCode === null) server.kill("SIGKILL");
   }
 });
+
+test("a project outside the checkout type-checks: mod.ts by path, and the Quick start's deno.json", async () => {
+  using tmp = project();
+  writeFileSync(
+    join(tmp.dir, "by_path.ts"),
+    `import { Bind, SshKey } from ${JSON.stringify(repositoryPath("mod.ts"))};
+import { DemoServer } from ${JSON.stringify(repositoryPath("src/demo/mod.ts"))};
+await using ds: DemoServer = await DemoServer.start({ hostKey: SshKey.generate("ed25519") });
+console.log(ds.port, Bind.name);
+`,
+  );
+  writeFileSync(join(tmp.dir, "deno.json"), quickStartDenoJson());
+  writeFileSync(
+    join(tmp.dir, "server.ts"),
+    readmeBlocks("Quick start").find((b) => b.language === "ts")!.code,
+  );
+  const checked = await run(DENO, ["check", "by_path.ts", "server.ts"], { cwd: tmp.dir, timeoutMs: 120_000 });
+  assert.equal(checked.code, 0, checked.stderr);
+});

@@ -66,16 +66,18 @@ export function evalModule(
     : run(process.execPath, ["--input-type=module", "-e", source], options);
 }
 
-/** Runs a command to completion (killed after `timeoutMs`). */
+/** Runs a command to completion (killed after `timeoutMs`), in `cwd` (default: this process's). */
 export function run(
   command: string,
   args: string[],
-  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string>; cwd?: string } =
+    {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
+      cwd: options.cwd,
     });
     const stdout: Uint8Array[] = [];
     const stderr: Uint8Array[] = [];
