@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DemoServer } from "../src/demo/mod.ts";
-import { DENO, run } from "./support/clients.ts";
+import { DENO, run, sshWithKey, sshWithPassword } from "./support/clients.ts";
 import { repositoryFile, repositoryPath } from "./support/repository.ts";
 
 // What a new user copies from the documentation must work as written.
@@ -57,13 +58,14 @@ test("the sshpass lines that examples print run as printed", async () => {
   }
 });
 
-/** The fenced code blocks of one `## ` section of the README, in order. */
-function readmeBlocks(section: string): { language: string; code: string }[] {
-  const readme = readFileSync(repositoryFile("README.md"), "utf8");
-  const start = readme.indexOf(`\n## ${section}\n`);
-  assert.notEqual(start, -1, `no section ${section} in the README`);
-  const end = readme.indexOf("\n## ", start + 1);
-  const text = readme.slice(start, end === -1 ? undefined : end);
+/** The fenced code blocks under one heading of the README (`"## Quick start"`), up to the next as high. */
+function readmeBlocks(heading: string): { language: string; code: string }[] {
+  const lines = readFileSync(repositoryFile("README.md"), "utf8").split("\n");
+  const start = lines.indexOf(heading);
+  assert.notEqual(start, -1, `no heading ${heading} in the README`);
+  const level = heading.indexOf(" ");
+  const next = lines.findIndex((line, i) => i > start && /^#+ /.test(line) && line.indexOf(" ") <= level);
+  const text = lines.slice(start, next === -1 ? undefined : next).join("\n");
   return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, language, code]) => ({ language, code }));
 }
 
@@ -75,14 +77,14 @@ function project(): { dir: string; [Symbol.dispose](): void } {
 
 /** The README's `deno.json` for a project beside the checkout, pointed at this checkout. */
 function quickStartDenoJson(): string {
-  const json = readmeBlocks("Quick start").find((block) => block.language === "json");
+  const json = readmeBlocks("## Quick start").find((block) => block.language === "json");
   assert.ok(json, "the Quick start has a deno.json");
   return json.code.replaceAll('"../libssh/', `"${repositoryPath(".")}`);
 }
 
 test("the Quick start, run as written from a project beside the checkout, serves until Ctrl-C", async () => {
   using tmp = project();
-  const blocks = readmeBlocks("Quick start");
+  const blocks = readmeBlocks("## Quick start");
   writeFileSync(join(tmp.dir, "deno.json"), quickStartDenoJson());
   writeFileSync(join(tmp.dir, "server.ts"), blocks.find((block) => block.language === "ts")!.code);
   const command = blocks.filter((block) => block.language === "sh")
@@ -127,8 +129,48 @@ console.log(ds.port, Bind.name);
   writeFileSync(join(tmp.dir, "deno.json"), quickStartDenoJson());
   writeFileSync(
     join(tmp.dir, "server.ts"),
-    readmeBlocks("Quick start").find((b) => b.language === "ts")!.code,
+    readmeBlocks("## Quick start").find((b) => b.language === "ts")!.code,
   );
   const checked = await run(DENO, ["check", "by_path.ts", "server.ts"], { cwd: tmp.dir, timeoutMs: 120_000 });
   assert.equal(checked.code, 0, checked.stderr);
+});
+
+test("the README's public-key-only server lets in its authorized keys and nothing else", async () => {
+  using tmp = project();
+  const key = join(tmp.dir, "id_ed25519");
+  const stranger = join(tmp.dir, "stranger");
+  for (const file of [key, stranger]) {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
+  }
+  writeFileSync(join(tmp.dir, "authorized_keys"), readFileSync(`${key}.pub`, "utf8"));
+  writeFileSync(join(tmp.dir, "deno.json"), quickStartDenoJson());
+  const code = readmeBlocks("### A public-key-only server").find((block) => block.language === "ts")!.code;
+  writeFileSync(join(tmp.dir, "keys_server.ts"), code);
+  const command = /^\/\/ (deno run .*) keys_server\.ts /m.exec(code)?.[1];
+  assert.ok(command, "the example says how to run it");
+  const args = [...command.split(/\s+/).slice(1), "keys_server.ts", "authorized_keys", "0"];
+  const server = spawn(DENO, args, { cwd: tmp.dir, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  server.stderr.on("data", (data) => stderr += data);
+  const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let stdout = "";
+      server.stdout.on("data", (data) => {
+        stdout += data;
+        const match = /listening on 127\.0\.0\.1:(\d+)/.exec(stdout);
+        if (match) resolve(Number(match[1]));
+      });
+      void exited.then((code) => reject(new Error(`keys_server.ts exited with ${code}: ${stderr}`)));
+    });
+    assert.equal((await sshWithKey(port, key, "hello")).stdout, "you ran hello\n");
+    assert.equal((await sshWithKey(port, stranger, "hello")).code, 255);
+    const password = await sshWithPassword(port, "foo", "hello");
+    assert.equal(password.code, 255);
+    assert.match(password.stderr, /Permission denied \(publickey\)/, "only public key auth is offered");
+    assert.equal((await run("kill", ["-INT", String(server.pid)])).code, 0);
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    if (server.exitCode === null) server.kill("SIGKILL");
+  }
 });
