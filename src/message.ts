@@ -7,7 +7,7 @@
 import type { Libssh, Pointer } from "../ffi/backend.ts";
 import * as c from "../ffi/constants.ts";
 import { cString, cStringArray } from "../ffi/cstring.ts";
-import { type AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
+import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
 import { adoptChannel, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle, type SshKey } from "./key.ts";
@@ -122,6 +122,12 @@ export interface Endpoint {
 }
 
 /**
+ * The user each session's keyboard-interactive prompts were sent to: libssh
+ * 0.10 leaves the user name out of the message with the answers.
+ */
+const interactiveUsers = new WeakMap<SessionCore, string>();
+
+/**
  * A client request that reached the message callback. Valid only during the
  * callback: libssh frees it when the callback returns, so every method throws
  * `SshError` `"closed"` afterwards. libssh 0.10 has no way to answer such a
@@ -210,9 +216,15 @@ export class Message {
     return this.#libssh.ssh_message_subtype(this.#live());
   }
 
-  /** The user name of an auth request. */
+  /**
+   * The user name of an auth request. For keyboard-interactive answers, the
+   * user the prompts were sent to.
+   */
   get authUser(): string {
-    return this.#string((m) => this.#libssh.ssh_message_auth_user(m));
+    const user = this.#string((m) => this.#libssh.ssh_message_auth_user(m));
+    const interactive = this.type === RequestType.Auth && this.subtype === AuthMethod.Interactive;
+    if (user !== "" || !interactive || !this.isKbdintResponse) return user;
+    return interactiveUsers.get(this.#session) ?? "";
   }
 
   /** The password of a password auth request. */
@@ -256,6 +268,7 @@ export class Message {
   sendInteractivePrompts(request: InteractiveRequest): void {
     if (!Array.isArray(request?.prompts)) throw new TypeError("prompts must be an array");
     const backend = this.#session.backend;
+    interactiveUsers.set(this.#session, this.authUser);
     const prompts = cStringArray(backend, request.prompts.map((p) => p.prompt));
     const echo = new Uint8Array(request.prompts.map((p) => p.echo ? 1 : 0));
     this.#reply(

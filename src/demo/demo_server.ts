@@ -96,6 +96,12 @@ export interface DemoClient {
   channels: number;
   /** Commands run, in order (subsystems as `subsystem:<name>`). */
   readonly commands: string[];
+  /**
+   * Resolves once the connection is over and its `disconnected` entry is in
+   * the timeline: a client process that exited may still be disconnecting on
+   * the server's side, so wait for this before asserting on the timeline.
+   */
+  readonly closed: Promise<void>;
 }
 
 /** Whether `host` only reaches this machine. */
@@ -266,6 +272,7 @@ export class DemoServer {
 
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
+    let markClosed!: () => void;
     const client: DemoClient = {
       id: this.clients.length + 1,
       peer: peer ? `${peer.address}:${peer.port}` : "unknown",
@@ -273,6 +280,7 @@ export class DemoServer {
       authMethod: undefined,
       channels: 0,
       commands: [],
+      closed: new Promise((resolve) => markClosed = resolve),
     };
     this.clients.push(client);
     const record = this.#recorder(client);
@@ -294,6 +302,7 @@ export class DemoServer {
       await reverse.close();
       record("disconnected");
       this.#sessions.delete(session);
+      markClosed();
     }
   }
 
@@ -413,10 +422,11 @@ export class DemoServer {
       Object.keys(clientEnv).length === 0 ? this.#environment : { ...this.#environment, ...clientEnv };
     const start = (argv: string[], label: string, onTerminal: boolean): void => {
       client.commands.push(label);
-      record("exec", { command: label, pty: onTerminal });
+      const pty = onTerminal ? terminal : undefined; // a shell or command gets one only after a pty request
+      record("exec", { command: label, pty: pty !== undefined });
       const options = { env: environment(), cwd: this.#options.cwd, timeout: this.#options.timeout };
-      const command = onTerminal && terminal
-        ? runPtyCommand(channel, argv, { ...options, ...terminal })
+      const command = pty
+        ? runPtyCommand(channel, argv, { ...options, ...pty })
         : runCommand(channel, argv, options);
       running = command;
       this.#commands.add(command);
