@@ -64,7 +64,11 @@ function readmeBlocks(heading: string): { language: string; code: string }[] {
   const start = lines.indexOf(heading);
   assert.notEqual(start, -1, `no heading ${heading} in the README`);
   const level = heading.indexOf(" ");
-  const next = lines.findIndex((line, i) => i > start && /^#+ /.test(line) && line.indexOf(" ") <= level);
+  let fenced = false; // a `# comment` in a code block is no heading
+  const next = lines.findIndex((line, i) => {
+    if (line.startsWith("```")) fenced = !fenced;
+    return i > start && !fenced && /^#+ /.test(line) && line.indexOf(" ") <= level;
+  });
   const text = lines.slice(start, next === -1 ? undefined : next).join("\n");
   return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, language, code]) => ({ language, code }));
 }
@@ -173,4 +177,10 @@ test("the README's public-key-only server lets in its authorized keys and nothin
   } finally {
     if (server.exitCode === null) server.kill("SIGKILL");
   }
+});
+
+test("the README's shell example is examples/shell/demo_server.sh (which the test command runs)", () => {
+  const script = readFileSync(repositoryFile("examples/shell/demo_server.sh"), "utf8");
+  const blocks = readmeBlocks("## Quick start").filter((block) => block.language === "sh");
+  assert.ok(blocks.some((block) => block.code === script));
 });
