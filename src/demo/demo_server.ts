@@ -104,6 +104,33 @@ export interface DemoClient {
   readonly closed: Promise<void>;
 }
 
+/**
+ * Gives `started` a throwing getter for each member of `server`: in plain
+ * JavaScript a forgotten `await` would otherwise read `undefined` from the
+ * Promise (`DemoServer.start().port`) and fail much later, far from the cause.
+ */
+function withForgottenAwaitHints(started: Promise<DemoServer>, server: DemoServer): Promise<DemoServer> {
+  const names: (string | symbol)[] = [
+    ...Object.keys(server),
+    ...Object.getOwnPropertyNames(DemoServer.prototype).filter((name) => name !== "constructor"),
+    Symbol.asyncDispose,
+  ];
+  for (const name of names) {
+    if (name in started) continue; // `then`, `catch`, `finally` stay the Promise's
+    Object.defineProperty(started, name, {
+      enumerable: false,
+      get(): never {
+        const use = typeof name === "symbol" ? "`await using` it" : `reading .${name}`;
+        throw new TypeError(
+          `DemoServer.start() returns a Promise: await it before ${use} ` +
+            "(const ds = await DemoServer.start(), or await using ds = await DemoServer.start())",
+        );
+      },
+    });
+  }
+  return started;
+}
+
 /** Whether `host` only reaches this machine. */
 function isLoopback(host: string): boolean {
   return /^127\./.test(host) || host === "::1" || host === "localhost";
@@ -222,11 +249,21 @@ export class DemoServer {
     if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
   }
 
-  /** Starts a server; resolves once it accepts connections. */
+  /**
+   * Starts a server; resolves once it accepts connections (rejects when it
+   * cannot: a taken port, a bad host key, …). Await it: reading a field of
+   * the Promise itself (`DemoServer.start().port`) throws a TypeError that
+   * says so, instead of giving `undefined`.
+   */
   static start(options: DemoServerOptions = {}): Promise<DemoServer> {
-    const server = new DemoServer(options);
-    server.#listen();
-    return Promise.resolve(server);
+    let server: DemoServer;
+    try {
+      server = new DemoServer(options);
+      server.#listen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return withForgottenAwaitHints(Promise.resolve(server), server);
   }
 
   /** The host key's fingerprint, as `ssh-keygen -l` prints it. */
