@@ -23,7 +23,14 @@ export {
   SshKey,
 } from "./src/key.ts";
 export { AuthMethod, AuthStatus, PublicKeyState } from "./src/auth.ts";
-export { Bind, type BindAlgorithms, type BindOptions, listen, type ListenOptions } from "./src/bind.ts";
+export {
+  Bind,
+  type BindAlgorithms,
+  type BindOptions,
+  type BindSettings,
+  listen,
+  type ListenOptions,
+} from "./src/bind.ts";
 export { DEFAULT_LIMITS, type LimitName, type ServerLimits } from "./src/limits.ts";
 export {
   type CallbackSet,

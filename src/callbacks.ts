@@ -242,8 +242,8 @@ export class CallbackSet<U, F extends object> {
  */
 export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackFunctions<U>> {
   /** Creates a set; every function is optional and settable later. */
-  constructor(userdata?: U, functions: ServerCallbackFunctions<U> = {}) {
-    super(SERVER_CALLBACK_NAMES, userdata as U, functions);
+  constructor(userdata?: U, functions?: ServerCallbackFunctions<U>) {
+    super(SERVER_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
 
   static {
@@ -271,8 +271,8 @@ export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U>
  */
 export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbackFunctions<U>> {
   /** Creates a set; every function is optional and settable later. */
-  constructor(userdata?: U, functions: ChannelCallbackFunctions<U> = {}) {
-    super(CHANNEL_CALLBACK_NAMES, userdata as U, functions);
+  constructor(userdata?: U, functions?: ChannelCallbackFunctions<U>) {
+    super(CHANNEL_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
 
   static {

@@ -54,14 +54,29 @@ export class SshError extends Error {
   constructor(
     code: SshErrorCode,
     message: string,
-    options: { libsshMessage?: string; cause?: unknown } = {},
+    options?: { libsshMessage?: string; cause?: unknown },
   ) {
-    const detail = options.libsshMessage ? `${message}: ${options.libsshMessage}` : message;
-    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    const detail = options?.libsshMessage ? `${message}: ${options.libsshMessage}` : message;
+    super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SshError";
     this.code = code;
-    this.libsshMessage = options.libsshMessage || undefined;
+    this.libsshMessage = options?.libsshMessage || undefined;
   }
+}
+
+/**
+ * The error for a file that could not be read: `what` names it (`"host key
+ * file /etc/key"`), `cause` is the file system's error.
+ */
+export function fileError(what: string, cause: unknown): SshError {
+  const reason = ({
+    ENOENT: `${what} not found`,
+    EACCES: `${what} is not readable (permission denied)`,
+    EISDIR: `${what} is a directory`,
+  } as Record<string, string>)[(cause as { code?: string } | undefined)?.code ?? ""];
+  return new SshError("io", reason ?? `cannot read ${what}: ${(cause as Error)?.message ?? cause}`, {
+    cause,
+  });
 }
 
 /** The error every method of a closed object throws. */

@@ -286,14 +286,14 @@ export class Message {
   }
 
   /** Accepts an auth request (`partial`: more methods are still required). */
-  replyAuthSuccess(options: { partial?: boolean } = {}): void {
+  replyAuthSuccess(options?: { partial?: boolean }): void {
     const user = this.authUser;
     const method = this.subtype as AuthMethod;
     this.#reply(
       "accepting the login",
-      () => this.#libssh.ssh_message_auth_reply_success(this.#handle, options.partial ? 1 : 0),
+      () => this.#libssh.ssh_message_auth_reply_success(this.#handle, options?.partial ? 1 : 0),
     );
-    if (!options.partial) this.#session.authenticatedBy(user, method);
+    if (!options?.partial) this.#session.authenticatedBy(user, method);
   }
 
   /** Tells the client its public key would be accepted (it then signs). */
@@ -391,13 +391,14 @@ export class Message {
   }
 
   /** Accepts a global request; for tcpip-forward with port 0, pass the port you bound. */
-  replyGlobalSuccess(boundPort = 0): void {
-    if (!Number.isInteger(boundPort) || boundPort < 0 || boundPort > 65535) {
+  replyGlobalSuccess(boundPort?: number): void {
+    const port = boundPort ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError("boundPort must be from 0 to 65535");
     }
     this.#reply(
       "accepting the global request",
-      () => this.#libssh.ssh_message_global_request_reply_success(this.#handle, boundPort),
+      () => this.#libssh.ssh_message_global_request_reply_success(this.#handle, port),
     );
   }
 

@@ -1,6 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DemoServer } from "../src/demo/mod.ts";
+import { Bind, SshError } from "../mod.ts";
+import { DENO, run } from "./support/clients.ts";
+import { repositoryPath } from "./support/repository.ts";
 
 // The usual mistakes of a first hour with the library: each gets a message that names its fix.
 
@@ -26,4 +33,70 @@ test("DemoServer.start() rejects (not throws) when it cannot start", async () =>
   const started = DemoServer.start({ port: 70000 });
   assert.ok(started instanceof Promise);
   await assert.rejects(started, RangeError);
+});
+
+/** Asserts that `promise` rejects with an SshError of `code` whose message is `message`. */
+async function rejectsWith(promise: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof SshError, String(error));
+    assert.equal(error.code, code);
+    if (typeof message === "string") assert.equal(error.message, message);
+    else assert.match(error.message, message);
+    return true;
+  });
+}
+
+test("key files that are missing or wrong: an SshError names the file and what is wrong", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "libssh-mistakes-"));
+  try {
+    const missing = join(dir, "missing");
+    await rejectsWith(DemoServer.start({ hostKey: missing }), "io", `host key file ${missing} not found`);
+    await rejectsWith(
+      DemoServer.start({ authorizedKeys: missing }),
+      "io",
+      `authorized keys file ${missing} not found`,
+    );
+    assert.throws(() => new Bind({ hostKey: missing }), { name: "SshError", code: "io" });
+    await rejectsWith(DemoServer.start({ hostKey: dir }), "io", `host key file ${dir} is a directory`);
+
+    const key = join(dir, "id_ed25519");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    assert.throws(() => new Bind({ hostKey: `${key}.pub` }), /holds a public key: give the private key file/);
+    const garbage = join(dir, "garbage");
+    writeFileSync(garbage, "not a key\n");
+    await rejectsWith(
+      DemoServer.start({ hostKey: garbage }),
+      "invalid-key",
+      /^host key file .* is no private key/,
+    );
+    const authorized = join(dir, "authorized_keys");
+    writeFileSync(authorized, `# mine\n\n${"ssh-ed25519 AAAA-broken me@host"}\n`);
+    await rejectsWith(
+      DemoServer.start({ authorizedKeys: authorized }),
+      "invalid-key",
+      /^authorized keys file .*authorized_keys, line 3: /,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("deno doc shows every optional argument as optional (no default values in public signatures)", async () => {
+  // A parameter with a default value (`options: X = {}`) is rendered as required: `options: X`.
+  for (const entry of ["mod.ts", "src/demo/mod.ts"]) {
+    const result = await run(DENO, ["doc", "--json", repositoryPath(entry)], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, result.stderr);
+    const defaults: string[] = [];
+    const visit = (node: unknown, where: string): void => {
+      if (Array.isArray(node)) node.forEach((child) => visit(child, where));
+      else if (node && typeof node === "object") {
+        const record = node as Record<string, unknown>;
+        const name = typeof record.name === "string" ? `${where}.${record.name}` : where;
+        if (record.kind === "assign") defaults.push(name);
+        for (const child of Object.values(record)) visit(child, name);
+      }
+    };
+    visit(JSON.parse(result.stdout), entry);
+    assert.deepEqual(defaults, [], `parameters with defaults in ${entry}`);
+  }
 });

@@ -6,7 +6,8 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
-import { Bind, type BindAlgorithms, listen } from "../bind.ts";
+import { Bind, type BindAlgorithms, hostKeyFile, listen } from "../bind.ts";
+import { fileError, SshError } from "../errors.ts";
 import type { ServerLimits } from "../limits.ts";
 import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
@@ -154,9 +155,23 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
     }
     return [...keys];
   }
-  return readFileSync(keys, "utf8").split("\n").map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => SshKey.fromPublicKey(line));
+  let text: string;
+  try {
+    text = readFileSync(keys, "utf8");
+  } catch (error) {
+    throw fileError(`authorized keys file ${keys}`, error);
+  }
+  return text.split("\n").map((line) => line.trim()).flatMap((line, index) => {
+    if (line === "" || line.startsWith("#")) return [];
+    try {
+      return [SshKey.fromPublicKey(line)];
+    } catch (error) {
+      const reason = error instanceof SshError ? error.message : String(error);
+      throw new SshError("invalid-key", `authorized keys file ${keys}, line ${index + 1}: ${reason}`, {
+        cause: error,
+      });
+    }
+  });
 }
 
 /**
@@ -227,7 +242,7 @@ export class DemoServer {
     this.hostKey = options.hostKey === undefined
       ? SshKey.generate("ed25519")
       : typeof options.hostKey === "string"
-      ? SshKey.fromFile(options.hostKey)
+      ? hostKeyFile(options.hostKey)
       : options.hostKey;
     const methods = [AuthMethod.Password, AuthMethod.Interactive, AuthMethod.PublicKey];
     if (this.allowAuthNone) methods.push(AuthMethod.None);
@@ -255,10 +270,10 @@ export class DemoServer {
    * the Promise itself (`DemoServer.start().port`) throws a TypeError that
    * says so, instead of giving `undefined`.
    */
-  static start(options: DemoServerOptions = {}): Promise<DemoServer> {
+  static start(options?: DemoServerOptions): Promise<DemoServer> {
     let server: DemoServer;
     try {
-      server = new DemoServer(options);
+      server = new DemoServer(options ?? {});
       server.#listen();
     } catch (error) {
       return Promise.reject(error);
@@ -282,13 +297,14 @@ export class DemoServer {
     return this.#timeline.entries;
   }
 
-  /** Prints the timeline as a table (never throws). */
-  printTimeline(print: (text: string) => void = console.log): void {
+  /** Prints the timeline as a table through `print` (default `console.log`); never throws. */
+  printTimeline(print?: (text: string) => void): void {
+    const output = print ?? console.log;
     try {
-      print(this.#timeline.toString());
+      output(this.#timeline.toString());
     } catch (error) {
       try {
-        print(`(timeline could not be printed: ${error})`);
+        output(`(timeline could not be printed: ${error})`);
       } catch { /* nothing left to try */ }
     }
   }
