@@ -92,7 +92,10 @@ export interface ListenOptions {
   pollTimeout?: number;
   /** Stops accepting when aborted; `listen()` then resolves (the bind stays open). */
   signal?: AbortSignal;
-  /** Reports a handler that threw or rejected (default: `console.error`). */
+  /**
+   * Reports a handler that threw or rejected, and a session nobody processes
+   * (see `sessionEventGrace`). Default: `console.error`.
+   */
   onError?: (error: unknown, session: Session) => void;
   /** Limits for this listener; they override the Bind's, which override the defaults. */
   limits?: ServerLimits;
@@ -101,6 +104,29 @@ export interface ListenOptions {
    * for `maxChannelsPerSession` its channel refused). Default: nothing.
    */
   onLimit?: (session: Session, limit: LimitName) => void;
+  /**
+   * Milliseconds after the handler got a session by which its packets should
+   * be processed: `handleKeyExchange()` run, then a `SessionEvent` created. A
+   * session still connected without either is reported to `onError` once,
+   * with the fix: its client would otherwise wait in silence (until
+   * `loginGraceTime`). Default 10000; 0 turns the check off.
+   */
+  sessionEventGrace?: number;
+}
+
+/** `ListenOptions.sessionEventGrace`'s default. */
+const SESSION_EVENT_GRACE_MS = 10_000;
+
+/**
+ * Why nobody processes `session`'s packets, or undefined when something does
+ * (a key exchange in progress, or a `SessionEvent`).
+ */
+function unprocessed(session: Session): string | undefined {
+  const core = sessionCore(session);
+  if (core.closed || core.disconnected || core.event || core.exchangingKeys) return undefined;
+  return core.kexDone
+    ? "its key exchange is done but it has no SessionEvent"
+    : "the handler did not call session.handleKeyExchange()";
 }
 
 /** Reads a host key file, with an error that says what is wrong with it. */
@@ -416,6 +442,13 @@ export function listen(
   const onError = options.onError ?? ((error: unknown) => console.error("libssh listen handler:", error));
   const limits = resolveLimits(bind.limits, options.limits);
   const onLimit = options.onLimit ?? ((): void => {});
+  const eventGrace = options.sessionEventGrace ?? SESSION_EVENT_GRACE_MS;
+  if (!(eventGrace >= 0)) throw new RangeError("sessionEventGrace must be >= 0");
+  const report = (error: unknown, session: Session): void => {
+    try {
+      onError(error, session);
+    } catch { /* a failing reporter must not stop the server */ }
+  };
   const reportLimit = (session: Session, limit: LimitName): void => {
     try {
       onLimit(session, limit);
@@ -439,13 +472,26 @@ export function listen(
       core.onAuthenticated = () => unauthenticated.delete(session);
       void core.disconnectedPromise.then(() => unauthenticated.delete(session));
       core.applyLimits(limits, (limit) => reportLimit(session, limit));
+      if (eventGrace > 0) {
+        const check = setTimeout(() => {
+          const why = unprocessed(session);
+          if (!why) return;
+          const peer = core.peer ? `${core.peer.address}:${core.peer.port}` : "a client";
+          report(
+            new Error(
+              `the session of ${peer} is not processed ${eventGrace} ms after listen() handed it over: ${why}, ` +
+                "so its client waits for an answer that never comes. In the handler: " +
+                "`if (!await session.handleKeyExchange()) return; using _event = new SessionEvent(session); " +
+                "await session.disconnected;`",
+            ),
+            session,
+          );
+        }, eventGrace);
+        void core.disconnectedPromise.then(() => clearTimeout(check));
+      }
       Promise.resolve()
         .then(() => handler(session))
-        .catch((error) => {
-          try {
-            onError(error, session);
-          } catch { /* a failing reporter must not stop the server */ }
-        })
+        .catch((error) => report(error, session))
         .finally(() => session.close());
     },
     stop: () => {

@@ -5,8 +5,19 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DemoServer } from "../src/demo/mod.ts";
-import { Bind, SshError } from "../mod.ts";
-import { DENO, run } from "./support/clients.ts";
+import {
+  AuthMethod,
+  AuthStatus,
+  Bind,
+  listen,
+  ServerCallbacks,
+  type Session,
+  SessionEvent,
+  SshError,
+  SshKey,
+} from "../mod.ts";
+import { startBackground } from "./support/background.ts";
+import { DENO, run, sshpassArgs } from "./support/clients.ts";
 import { repositoryPath } from "./support/repository.ts";
 
 // The usual mistakes of a first hour with the library: each gets a message that names its fix.
@@ -99,4 +110,80 @@ test("deno doc shows every optional argument as optional (no default values in p
     visit(JSON.parse(result.stdout), entry);
     assert.deepEqual(defaults, [], `parameters with defaults in ${entry}`);
   }
+});
+
+/**
+ * Serves one OpenSSH client with `handler` (the client logs in without a command, `ssh -N`, and
+ * stays), and returns what `onError` heard within `sessionEventGrace: 300`, and whether the session
+ * was logged in and connected at the end.
+ */
+async function reportsOf(
+  handler: (session: Session) => Promise<void>,
+): Promise<{ reports: string[]; loggedIn: boolean }> {
+  using hostKey = SshKey.generate("ed25519");
+  await using bind = new Bind({ hostKey, authMethods: [AuthMethod.Password] });
+  const reports: string[] = [];
+  const sessions: Session[] = [];
+  let reported!: () => void;
+  const first = new Promise<void>((resolve) => reported = resolve);
+  const done = listen(
+    (session) => {
+      sessions.push(session);
+      return handler(session);
+    },
+    bind,
+    {
+      sessionEventGrace: 300,
+      onError: (error) => {
+        reports.push(String(error));
+        reported();
+      },
+    },
+  );
+  await using _client = startBackground("sshpass", sshpassArgs(bind.port, "foo", "", ["-N"]));
+  await Promise.race([first, new Promise((resolve) => setTimeout(resolve, 1500))]);
+  const loggedIn = sessions.length === 1 && sessions[0].isConnected && sessions[0].isAuthenticated;
+  await bind.close();
+  await Promise.all(sessions.map((session) => session.close()));
+  await done;
+  return { reports, loggedIn };
+}
+
+const passwordFoo = (): ServerCallbacks<undefined> =>
+  new ServerCallbacks(undefined, {
+    onAuthPassword: (_s, _u, password) => password === "foo" ? AuthStatus.Success : AuthStatus.Denied,
+  });
+
+test("a handler that forgets the SessionEvent: onError says so and how to fix it", async () => {
+  const { reports, loggedIn } = await reportsOf(async (session) => {
+    session.setServerCallbacks(passwordFoo());
+    if (!await session.handleKeyExchange()) return;
+    await session.disconnected; // no SessionEvent: nothing answers the client's login
+  });
+  assert.equal(loggedIn, false);
+  assert.equal(reports.length, 1, String(reports));
+  assert.match(
+    reports[0],
+    /not processed 300 ms after listen\(\) handed it over: its key exchange is done but it has no SessionEvent/,
+  );
+  assert.match(reports[0], /using _event = new SessionEvent\(session\)/);
+});
+
+test("a handler that never runs the key exchange: onError says so", async () => {
+  const { reports } = await reportsOf(async (session) => {
+    await session.disconnected;
+  });
+  assert.equal(reports.length, 1, String(reports));
+  assert.match(reports[0], /the handler did not call session\.handleKeyExchange\(\)/);
+});
+
+test("a handler that processes its session is not reported", async () => {
+  const { reports, loggedIn } = await reportsOf(async (session) => {
+    session.setServerCallbacks(passwordFoo());
+    if (!await session.handleKeyExchange()) return;
+    using _event = new SessionEvent(session);
+    await session.disconnected;
+  });
+  assert.deepEqual(reports, []);
+  assert.equal(loggedIn, true, "the client stayed, logged in, past the grace time");
 });
