@@ -58,8 +58,8 @@ test("the sshpass lines that examples print run as printed", async () => {
   }
 });
 
-/** The fenced code blocks under one heading of the README (`"## Quick start"`), up to the next as high. */
-function readmeBlocks(heading: string): { language: string; code: string }[] {
+/** The text under one heading of the README (`"## Quick start"`), up to the next heading as high. */
+function readmeSection(heading: string): string {
   const lines = readFileSync(repositoryFile("README.md"), "utf8").split("\n");
   const start = lines.indexOf(heading);
   assert.notEqual(start, -1, `no heading ${heading} in the README`);
@@ -69,8 +69,13 @@ function readmeBlocks(heading: string): { language: string; code: string }[] {
     if (line.startsWith("```")) fenced = !fenced;
     return i > start && !fenced && /^#+ /.test(line) && line.indexOf(" ") <= level;
   });
-  const text = lines.slice(start, next === -1 ? undefined : next).join("\n");
-  return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map(([, language, code]) => ({ language, code }));
+  return lines.slice(start, next === -1 ? undefined : next).join("\n");
+}
+
+/** The fenced code blocks under one heading of the README. */
+function readmeBlocks(heading: string): { language: string; code: string }[] {
+  return [...readmeSection(heading).matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)]
+    .map(([, language, code]) => ({ language, code }));
 }
 
 /** A project folder beside the checkout, as the README's Quick start has it. */
@@ -183,4 +188,26 @@ test("the README's shell example is examples/shell/demo_server.sh (which the tes
   const script = readFileSync(repositoryFile("examples/shell/demo_server.sh"), "utf8");
   const blocks = readmeBlocks("## Quick start").filter((block) => block.language === "sh");
   assert.ok(blocks.some((block) => block.code === script));
+});
+
+test("every SshErrorCode is explained, in the README and in the type's doc", () => {
+  const source = readFileSync(repositoryFile("src/errors.ts"), "utf8");
+  const start = source.indexOf("export type SshErrorCode =");
+  const union = source.slice(start, source.indexOf('";\n', start)); // to the last member
+  const codes = [...union.matchAll(/\| "([a-z-]+)"/g)].map((match) => match[1]);
+  assert.ok(codes.length >= 10, `only ${codes.length} codes found`);
+  const typeDoc = source.slice(0, start);
+  const readme = readmeSection("## Errors");
+  for (const code of codes) {
+    assert.match(
+      typeDoc,
+      new RegExp(`^ \\* \\| \`"${code}"\` +\\| [^|\\s]`, "m"),
+      `${code} in SshErrorCode's doc`,
+    );
+    assert.match(
+      readme,
+      new RegExp(`^\\| \`"${code}"\` +\\| [^|\\s]`, "m"),
+      `${code} in the README's Errors table`,
+    );
+  }
 });
