@@ -11,6 +11,7 @@ packages=(
   openssh-sftp-server             # the DemoServer's SFTP subsystem
   python3-paramiko python3-asyncssh  # Python clients used by the tests
   python3-pytest                  # runs examples/pytest
+  putty-tools dropbear-bin        # plink and dbclient, clients that try keyboard-interactive first
 )
 missing=()
 for package in "${packages[@]}"; do

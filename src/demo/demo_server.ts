@@ -29,6 +29,38 @@ const SFTP_SERVERS = [
 const KBDINT_TOKEN = "bar";
 const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
 
+/** An auth method the DemoServer can offer, named as in SSH (and in `DemoClient.authMethod`). */
+export type DemoAuthMethod = "password" | "keyboard-interactive" | "publickey" | "none";
+
+const AUTH_METHODS: Record<DemoAuthMethod, AuthMethod> = {
+  "password": AuthMethod.Password,
+  "keyboard-interactive": AuthMethod.Interactive,
+  "publickey": AuthMethod.PublicKey,
+  "none": AuthMethod.None,
+};
+
+/** What the DemoServer offers unless told otherwise (`"none"` too with `allowAuthNone`). */
+const DEFAULT_AUTH_METHODS: readonly DemoAuthMethod[] = ["password", "keyboard-interactive", "publickey"];
+
+/** The methods to offer: `methods` checked, plus `"none"` when `allowAuthNone`. */
+function offeredAuthMethods(
+  methods: readonly DemoAuthMethod[] | undefined,
+  allowNone: boolean,
+): DemoAuthMethod[] {
+  const names = Object.keys(AUTH_METHODS).join(", ");
+  if (methods !== undefined && (!Array.isArray(methods) || methods.length === 0)) {
+    throw new TypeError(`authMethods must be a non-empty array of ${names}`);
+  }
+  const offered = [...(methods ?? DEFAULT_AUTH_METHODS)];
+  for (const method of offered) {
+    if (!Object.hasOwn(AUTH_METHODS, method)) {
+      throw new TypeError(`unknown auth method ${JSON.stringify(method)}: use ${names}`);
+    }
+  }
+  if (allowNone && !offered.includes("none")) offered.push("none");
+  return offered;
+}
+
 /** Fakes a command in-process instead of running `sh -c`. */
 export type ExecHandler = (
   command: string,
@@ -52,8 +84,16 @@ export interface DemoServerOptions {
   port?: number;
   /** The password every user logs in with (password and keyboard-interactive). Default `"foo"`. */
   password?: string;
-  /** Let clients log in with the "none" method. Default false. */
+  /** Let clients log in with the "none" method (adds `"none"` to `authMethods`). Default false. */
   allowAuthNone?: boolean;
+  /**
+   * The auth methods offered, in SSH's names. Default: `["password",
+   * "keyboard-interactive", "publickey"]`. Clients that try
+   * keyboard-interactive first and cannot answer its two prompts (`sshpass`
+   * without `-o PreferredAuthentications=password`, PuTTY's `plink -batch`,
+   * dropbear's `dbclient`) need a list without it, e.g. `["password"]`.
+   */
+  authMethods?: DemoAuthMethod[];
   /** Keys allowed for public key auth: `SshKey`s, or the path of an `authorized_keys` file. */
   authorizedKeys?: SshKey[] | string;
   /** Host key (an `SshKey` or a private key file); an ed25519 key is generated when omitted. */
@@ -177,7 +217,7 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
 /**
  * A throw-away SSH server for tests: password (any user), keyboard-interactive
  * (`Password: ` then `Token: `, answers: the password and `bar`), public key
- * and optional "none" auth; `sh -c` exec with streamed output, stdin, EOF,
+ * and optional "none" auth (which of them: `authMethods`); `sh -c` exec with streamed output, stdin, EOF,
  * exit status or signal and merged environment; shells and commands on a real
  * pty with window changes; direct (`ssh -L`) and reverse (`ssh -R`) port
  * forwarding; SFTP through OpenSSH's `sftp-server`. Binds 127.0.0.1 on a free
@@ -202,6 +242,8 @@ export class DemoServer {
   readonly password: string;
   /** Whether "none" auth logs clients in. */
   readonly allowAuthNone: boolean;
+  /** The auth methods offered (only these log anyone in). */
+  readonly authMethods: readonly DemoAuthMethod[];
   /** Keys accepted for public key auth. */
   readonly authorizedKeys: SshKey[];
   /** Every client that connected, in order. */
@@ -230,7 +272,8 @@ export class DemoServer {
     this.#options = options;
     this.verbose = options.verbose ?? false;
     this.password = options.password ?? "foo";
-    this.allowAuthNone = options.allowAuthNone ?? false;
+    this.authMethods = Object.freeze(offeredAuthMethods(options.authMethods, options.allowAuthNone ?? false));
+    this.allowAuthNone = this.authMethods.includes("none");
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
     const environment: Record<string, string> = {};
@@ -244,13 +287,11 @@ export class DemoServer {
       : typeof options.hostKey === "string"
       ? hostKeyFile(options.hostKey)
       : options.hostKey;
-    const methods = [AuthMethod.Password, AuthMethod.Interactive, AuthMethod.PublicKey];
-    if (this.allowAuthNone) methods.push(AuthMethod.None);
     this.bind = new Bind({
       addr: this.host,
       port: options.port ?? 0,
       hostKey: this.hostKey,
-      authMethods: methods,
+      authMethods: this.authMethods.map((method) => AUTH_METHODS[method]),
       algorithms: options.algorithms,
       limits: { maxUnauthenticated: 1000, ...options.limits },
     });
@@ -375,7 +416,7 @@ export class DemoServer {
   ): ServerCallbacks<undefined> {
     return new ServerCallbacks(undefined, {
       onAuthPassword: (_session, user, password) => {
-        const ok = password === this.password;
+        const ok = this.authMethods.includes("password") && password === this.password;
         record("auth-password", { user, ok }); // the password itself is never recorded
         if (ok) this.#loggedIn(client, user, "password", record);
         return ok ? AuthStatus.Success : AuthStatus.Denied;
@@ -386,7 +427,8 @@ export class DemoServer {
         return this.allowAuthNone ? AuthStatus.Success : AuthStatus.Denied;
       },
       onAuthPubkey: (_session, user, key, state) => {
-        const known = this.authorizedKeys.some((k) => k.equals(key));
+        const known = this.authMethods.includes("publickey") &&
+          this.authorizedKeys.some((k) => k.equals(key));
         record("auth-publickey", {
           user,
           key: key.fingerprint(),
@@ -413,6 +455,7 @@ export class DemoServer {
     if (!connection) return true;
     const { client, record } = connection;
     if (message.type === RequestType.Auth && message.subtype === AuthMethod.Interactive) {
+      if (!this.authMethods.includes("keyboard-interactive")) return true; // libssh refuses it
       this.#keyboardInteractive(client, message, record);
       return false;
     }
