@@ -62,6 +62,7 @@ export {
 export { type ErrorHandler, Session } from "./src/session.ts";
 export type { SocketAddress } from "./ffi/socket.ts";
 export {
+  type DemoAuthMethod,
   type DemoClient,
   DemoServer,
   type DemoServerOptions,

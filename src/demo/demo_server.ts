@@ -29,7 +29,18 @@ const SFTP_SERVERS = [
 const KBDINT_TOKEN = "bar";
 const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
 
-/** An auth method the DemoServer can offer, named as in SSH (and in `DemoClient.authMethod`). */
+/**
+ * An auth method the DemoServer can offer, named as in SSH (and in `DemoClient.authMethod`).
+ *
+ * @example Password only, for clients that cannot answer keyboard-interactive prompts
+ * ```ts
+ * import { type DemoAuthMethod, DemoServer } from "@libssh/libssh/demo";
+ *
+ * const forPlink: DemoAuthMethod[] = ["password"];
+ * await using ds = await DemoServer.start({ authMethods: forPlink });
+ * console.log(ds.authMethods);
+ * ```
+ */
 export type DemoAuthMethod = "password" | "keyboard-interactive" | "publickey" | "none";
 
 const AUTH_METHODS: Record<DemoAuthMethod, AuthMethod> = {
