@@ -191,7 +191,11 @@ export class Bind {
   #acceptor: Acceptor | undefined;
   #message: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
 
-  /** Binds and listens; throws `SshError` `"listen-failed"` when the address is taken or invalid. */
+  /**
+   * Binds and listens; throws `SshError` `"listen-failed"` when the address is
+   * taken or invalid, `"io"` or `"invalid-key"` for a host key file that cannot
+   * be read or holds no private key.
+   */
   constructor(options: BindOptions) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("a Bind needs options with a host key: new Bind({ hostKey: path or SshKey })");

@@ -292,7 +292,7 @@ export class DemoServer {
       if (value !== undefined) environment[name] = value;
     }
     this.#environment = Object.freeze({ ...environment, ...options.env });
-    this.#ownsHostKey = options.hostKey === undefined;
+    this.#ownsHostKey = !(options.hostKey instanceof SshKey); // generated, or read from a file here
     this.hostKey = options.hostKey === undefined
       ? SshKey.generate("ed25519")
       : typeof options.hostKey === "string"
