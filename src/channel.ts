@@ -577,10 +577,10 @@ export class SshChannel {
    * client's window as needed. Rejects with `SshError` `"disconnected"` when
    * the client or the session goes away first.
    */
-  write(data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+  write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
     const core = channelCore(this).live();
     const bytes = toBytes(data);
-    return core.enqueue(() => core.writeAll(bytes, options.stderr === true));
+    return core.enqueue(() => core.writeAll(bytes, options?.stderr === true));
   }
 
   /** Sends EOF: no more data from the server. */
@@ -608,7 +608,7 @@ export class SshChannel {
   }
 
   /** Sends the signal that ended the command (`"TERM"` or `"SIGTERM"`). */
-  sendExitSignal(signal: string, options: ExitSignalOptions = {}): Promise<void> {
+  sendExitSignal(signal: string, options?: ExitSignalOptions): Promise<void> {
     const core = channelCore(this).live();
     const name = typeof signal === "string" ? signal.replace(/^SIG/, "") : "";
     if (!/^[A-Z0-9]+$/.test(name)) throw new TypeError(`not a signal name: ${signal}`);
@@ -619,9 +619,9 @@ export class SshChannel {
           core.session.backend.libssh.ssh_channel_request_send_exit_signal(
             core.handle,
             cString(name),
-            options.core ? 1 : 0,
-            cString(options.message ?? ""),
-            cString(options.language ?? ""),
+            options?.core ? 1 : 0,
+            cString(options?.message ?? ""),
+            cString(options?.language ?? ""),
           ),
       )
     );

@@ -4,7 +4,38 @@
  * @module
  */
 
-/** What went wrong, as a stable string to switch on. */
+/**
+ * What went wrong, as a stable string to switch on (`error.code`):
+ *
+ * | code                    | meaning                                                                                           |
+ * | ----------------------- | ------------------------------------------------------------------------------------------------- |
+ * | `"closed"`              | the object was closed (`close()`, or its session ended); every method but `close()` throws it     |
+ * | `"invalid-key"`         | key text or a key file is no key libssh can read, or a public key was given where a private one is needed |
+ * | `"wrong-passphrase"`    | the private key is encrypted and the passphrase is missing or wrong: pass `{ passphrase }`        |
+ * | `"library-not-found"`   | libssh could not be loaded: not installed, `LIBSSH_PATH` wrong, or Deno without `--allow-ffi`     |
+ * | `"unsupported-version"` | the libssh found is older than 0.10                                                               |
+ * | `"listen-failed"`       | a `Bind` could not listen: address taken or invalid, a bad algorithm list, the host key refused   |
+ * | `"key-exchange-failed"` | the key exchange failed; the server API does not throw it (`handleKeyExchange()` resolves false)   |
+ * | `"disconnected"`        | the client left or the session was closed while an operation waited (`write()`, a read)          |
+ * | `"aborted"`             | an operation was stopped through its `AbortSignal`; nothing of the server API throws it yet       |
+ * | `"io"`                  | a file could not be read: the message names it and says why (not found, permission denied, …)    |
+ * | `"libssh"`              | any other failure libssh reported; its own text is in `libsshMessage`                             |
+ *
+ * @example
+ * ```ts
+ * import { SshError, type SshErrorCode, SshKey } from "@libssh/libssh";
+ *
+ * const advice: Partial<Record<SshErrorCode, string>> = {
+ *   "io": "check the path",
+ *   "wrong-passphrase": "pass { passphrase }",
+ * };
+ * try {
+ *   SshKey.fromFile("/nonexistent/id_ed25519");
+ * } catch (e) {
+ *   if (e instanceof SshError) console.log(advice[e.code] ?? e.message);
+ * }
+ * ```
+ */
 export type SshErrorCode =
   /** The object was closed; it can no longer be used. */
   | "closed"
@@ -12,17 +43,17 @@ export type SshErrorCode =
   | "invalid-key"
   /** The key is encrypted and the passphrase is missing or wrong. */
   | "wrong-passphrase"
-  /** libssh could not be loaded (see `LIBSSH_PATH`). */
+  /** libssh could not be loaded: not installed, `LIBSSH_PATH` wrong, or Deno without `--allow-ffi`. */
   | "library-not-found"
   /** The loaded libssh is older than 0.10. */
   | "unsupported-version"
   /** Binding or listening on the address failed. */
   | "listen-failed"
-  /** The key exchange with the client failed. */
+  /** The key exchange failed (the server API resolves `handleKeyExchange()` to false instead). */
   | "key-exchange-failed"
   /** The peer went away or the session broke. */
   | "disconnected"
-  /** An operation was aborted through its `AbortSignal`. */
+  /** An operation was aborted through its `AbortSignal` (nothing of the server API throws it yet). */
   | "aborted"
   /** A file could not be read or written. */
   | "io"
@@ -54,14 +85,29 @@ export class SshError extends Error {
   constructor(
     code: SshErrorCode,
     message: string,
-    options: { libsshMessage?: string; cause?: unknown } = {},
+    options?: { libsshMessage?: string; cause?: unknown },
   ) {
-    const detail = options.libsshMessage ? `${message}: ${options.libsshMessage}` : message;
-    super(detail, options.cause === undefined ? undefined : { cause: options.cause });
+    const detail = options?.libsshMessage ? `${message}: ${options.libsshMessage}` : message;
+    super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SshError";
     this.code = code;
-    this.libsshMessage = options.libsshMessage || undefined;
+    this.libsshMessage = options?.libsshMessage || undefined;
   }
+}
+
+/**
+ * The error for a file that could not be read: `what` names it (`"host key
+ * file /etc/key"`), `cause` is the file system's error.
+ */
+export function fileError(what: string, cause: unknown): SshError {
+  const reason = ({
+    ENOENT: `${what} not found`,
+    EACCES: `${what} is not readable (permission denied)`,
+    EISDIR: `${what} is a directory`,
+  } as Record<string, string>)[(cause as { code?: string } | undefined)?.code ?? ""];
+  return new SshError("io", reason ?? `cannot read ${what}: ${(cause as Error)?.message ?? cause}`, {
+    cause,
+  });
 }
 
 /** The error every method of a closed object throws. */

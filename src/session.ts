@@ -182,6 +182,11 @@ export class SessionCore {
     this.#watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
   }
 
+  /** Whether a key exchange is running (waiting for the socket). */
+  get exchangingKeys(): boolean {
+    return this.#kexWaiter !== undefined;
+  }
+
   /** Waits until the socket is ready for the key exchange to go on. */
   waitForKex(): Promise<void> {
     return new Promise((resolve) => {
