@@ -30,11 +30,20 @@ test("limits: defaults, and bad values are refused", () => {
     maxAuthAttempts: 6,
     loginGraceTime: 120_000,
     maxUnauthenticated: 100,
+    maxUnauthenticatedStart: 10,
+    maxUnauthenticatedRate: 30,
     maxChannelsPerSession: 64,
+    channelInputHighWaterMark: 1024 * 1024,
+    sessionInputHighWaterMark: 8 * 1024 * 1024,
+    sessionOutputHighWaterMark: 1024 * 1024,
+    maxEnvRequestsPerChannel: 64,
+    maxEnvBytesPerChannel: 65_536,
+    maxReverseForwardsPerSession: 16,
   });
   const hostKey = SshKey.generate("ed25519");
   assert.throws(() => new Bind({ hostKey, limits: { maxAuthAttempts: 0 } }), RangeError);
   assert.throws(() => new Bind({ hostKey, limits: { idleTimeout: 1.5 } }), RangeError);
+  assert.throws(() => new Bind({ hostKey, limits: { maxUnauthenticatedRate: 101 } }), RangeError);
   assert.throws(() => new Bind({ hostKey, limits: { maxAuthTries: 3 } as never }), TypeError);
   hostKey.close();
 });
