@@ -35,8 +35,7 @@ const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
 const READ_CHUNK = 64 * 1024;
 /** Where paused readers read into; what they keep is copied out at once. */
 const readScratch = new Uint8Array(READ_CHUNK);
-/** Bytes the readable stream buffers before it stops taking data (back-pressure). */
-const READ_HIGH_WATER = 1024 * 1024;
+const NOTHING = new Uint8Array(0);
 
 const encoder = new TextEncoder();
 
@@ -49,6 +48,10 @@ function toBytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
 interface Reader {
   controller: ReadableStreamDefaultController<Uint8Array>;
   struct: CallbackStruct<ChannelCallbackField>;
+  /** The stream's high-water mark: what it holds is this minus its desired size. */
+  highWaterMark: number;
+  /** Bytes counted as held (see `ChannelCore.holdInput`). */
+  held: number;
   /** libssh holds data we did not take (the stream was full). */
   paused: boolean;
   done: boolean;
@@ -72,7 +75,14 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   ) {}
 
   data(_s: Pointer, _c: Pointer, data: Uint8Array, isStderr: boolean): number {
-    const used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+    const core = channelCore(this.channel);
+    core.delivering++;
+    let used;
+    try {
+      used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+    } finally {
+      core.delivering--;
+    }
     if (used === undefined) return data.length;
     if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
       throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
@@ -175,6 +185,15 @@ export class ChannelCore {
   #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
   #reader: Reader | undefined;
+  /** Data callbacks running: libssh's buffer must not move under them (`readKept` waits). */
+  delivering = 0;
+  /** Bytes of this channel's input held in JS by its consumer (see `holdInput`). */
+  #inputHeld = 0;
+  /**
+   * Called when the session's input budget has room again after it stopped
+   * this channel's consumer: it may take what libssh kept (`readKept`).
+   */
+  onInputRoom: (() => void) | undefined;
 
   constructor(session: SessionCore, handle: Pointer, channel: SshChannel) {
     this.session = session;
@@ -261,6 +280,47 @@ export class ChannelCore {
     if (rc === SSH_ERROR) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });
     }
+  }
+
+  /**
+   * Bytes of input the consumer may still take and hold: under the channel's
+   * and the session's high-water marks (`ServerLimits`). At 0 it returns less
+   * than it was given from the data callback: libssh keeps the rest and the
+   * client's window stops growing.
+   */
+  inputRoom(): number {
+    const { limits } = this.session;
+    const channelRoom = limits.channelInputHighWaterMark - this.#inputHeld;
+    const sessionRoom = limits.sessionInputHighWaterMark - this.session.inputHeld;
+    if (sessionRoom <= 0 && channelRoom > 0) this.session.inputStarved = true;
+    return Math.max(0, Math.min(channelRoom, sessionRoom));
+  }
+
+  /** The consumer holds `bytes` more (negative: it let go of them); wakes starved channels when room appears. */
+  holdInput(bytes: number): void {
+    this.#inputHeld += bytes;
+    this.session.inputHeld += bytes;
+    if (bytes < 0 && this.session.inputStarved) this.session.inputFreed();
+  }
+
+  /**
+   * Takes up to `max` bytes that libssh kept because no consumer took them:
+   * an empty array when it keeps none now, `null` once the client sent EOF
+   * and nothing is left (or the channel is gone). libssh processes arriving
+   * packets first, so data callbacks may run meanwhile. Inside this channel's
+   * data callback it returns an empty array: libssh is handing that data over.
+   */
+  readKept(max: number): Uint8Array<ArrayBuffer> | null {
+    if (this.freed || this.session.disconnected) return null;
+    if (this.delivering > 0) return NOTHING; // libssh is handing this very data to a callback
+    const { libssh } = this.session.backend;
+    const count = Math.min(max, readScratch.length);
+    const n = this.session.call(() =>
+      libssh.ssh_channel_read_nonblocking(this.handle, readScratch, count, 0)
+    );
+    this.session.updateInterest();
+    if (n === SSH_EOF || n === SSH_ERROR) return null;
+    return n > 0 ? readScratch.slice(0, n) : NOTHING;
   }
 
   async writeAll(bytes: Uint8Array<ArrayBuffer>, stderr: boolean): Promise<void> {
@@ -356,6 +416,7 @@ export class ChannelCore {
     this.#finishReader(new SshError("disconnected", "the session was closed"));
     this.#releaseStructs();
     this.#wakeWriters();
+    this.#releaseInput();
   }
 
   #releaseStructs(): void {
@@ -379,6 +440,13 @@ export class ChannelCore {
     this.session.updateInterest();
     this.#finishReader();
     this.#wakeWriters();
+    this.#releaseInput();
+  }
+
+  /** Nothing more will be consumed: what the consumer held no longer counts. */
+  #releaseInput(): void {
+    this.onInputRoom = undefined;
+    if (this.#inputHeld !== 0) this.holdInput(-this.#inputHeld);
   }
 
   close(): Promise<void> {
@@ -399,48 +467,76 @@ export class ChannelCore {
     this.live();
     if (this.#reader) throw new TypeError("the channel's readable stream was already taken");
     let reader!: Reader;
+    const highWaterMark = this.session.limits.channelInputHighWaterMark;
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         const struct = this.#addStruct({
           data: (_s, _c, data, isStderr) => {
             if (isStderr || reader.done) return data.length;
-            if ((controller.desiredSize ?? 0) <= 0) {
-              reader.paused = true;
-              return 0;
+            this.delivering++; // enqueue() may run the consumer's code
+            try {
+              return this.#takeForReader(reader, data);
+            } finally {
+              this.delivering--;
             }
-            controller.enqueue(data);
-            return data.length;
           },
         }, "readable stream");
+
         // Data that arrived before the stream existed waits in libssh: the first pull takes it.
-        reader = { controller, struct, paused: true, done: false };
+        reader = { controller, struct, highWaterMark, held: 0, paused: true, done: false };
         this.#reader = reader;
+        this.onInputRoom = () => this.#resumeReader();
       },
-      pull: () => this.#resumeReader(),
+      pull: () => {
+        this.#syncReaderHeld();
+        this.#resumeReader();
+      },
       cancel: () => {
         reader.done = true;
         reader.paused = false;
+        this.#syncReaderHeld();
       },
-    }, { highWaterMark: READ_HIGH_WATER, size: (chunk) => chunk.byteLength });
+    }, { highWaterMark, size: (chunk) => chunk.byteLength });
     return stream;
+  }
+
+  #takeForReader(reader: Reader, data: Uint8Array): number {
+    this.#syncReaderHeld();
+    const taken = Math.min(data.length, this.inputRoom());
+    if (taken < data.length) reader.paused = true; // libssh keeps the rest
+    if (taken > 0) {
+      reader.controller.enqueue(taken === data.length ? data : data.slice(0, taken));
+      this.#syncReaderHeld();
+    }
+    return taken;
+  }
+
+  /** Counts what the stream's queue holds against the channel's and session's input budgets. */
+  #syncReaderHeld(): void {
+    const reader = this.#reader;
+    if (!reader) return;
+    const held = reader.done ? 0 : Math.max(0, reader.highWaterMark - (reader.controller.desiredSize ?? 0));
+    if (held !== reader.held) {
+      const delta = held - reader.held;
+      reader.held = held;
+      this.holdInput(delta);
+    }
   }
 
   /** The stream wants more: take what libssh kept while we were paused. */
   #resumeReader(): void {
     const reader = this.#reader;
     if (!reader || reader.done || !reader.paused || this.freed) return;
-    const { libssh } = this.session.backend;
     reader.paused = false;
-    while ((reader.controller.desiredSize ?? 0) > 0) {
-      const n = this.session.call(() =>
-        libssh.ssh_channel_read_nonblocking(this.handle, readScratch, readScratch.length, 0)
-      );
-      if (n <= 0) break;
-      reader.controller.enqueue(readScratch.slice(0, n)); // a copy of its size, not a 64 KiB chunk held per read
+    for (let room = this.inputRoom(); room > 0 && !reader.done; room = this.inputRoom()) {
+      const data = this.readKept(room);
+      if (data === null || data.length === 0) break;
+      reader.controller.enqueue(data); // a copy of its size, not a 64 KiB chunk held per read
+      this.#syncReaderHeld();
     }
-    this.session.updateInterest();
-    if ((reader.controller.desiredSize ?? 0) <= 0) {
-      reader.paused = libssh.ssh_channel_poll(this.handle, 0) > 0;
+    if (reader.done) return;
+    if (this.inputRoom() === 0 && !this.freed) {
+      reader.paused = this.session.backend.libssh.ssh_channel_poll(this.handle, 0) > 0;
     }
     if (this.remoteEof) this.#finishReader();
   }
@@ -455,6 +551,7 @@ export class ChannelCore {
     reader.done = true;
     if (error) reader.controller.error(error);
     else reader.controller.close();
+    this.#syncReaderHeld();
   }
 }
 
@@ -673,6 +770,43 @@ export class SshChannel {
    */
   get readable(): ReadableStream<Uint8Array> {
     return channelCore(this).readable;
+  }
+
+  /**
+   * Takes data that libssh kept for this channel because `onData` consumed
+   * less than it was given (back-pressure: the client's window stays closed
+   * meanwhile). Returns up to `maxBytes`, an empty array when nothing is kept,
+   * and `null` once the client sent EOF and everything was read. Call it when
+   * your consumer has room again: libssh calls `onData` only when new data
+   * arrives, and a client whose window is closed sends none. libssh processes
+   * packets that arrived first, so `onData` may run during the call; inside
+   * `onData` itself this returns an empty array.
+   *
+   * @example Hand stdin to a slow consumer without holding more than it takes
+   * ```ts
+   * import { ChannelCallbacks, type SshChannel } from "@libssh/libssh";
+   *
+   * declare const channel: SshChannel;
+   * declare const sink: { room(): number; write(data: Uint8Array): void; onDrain(f: () => void): void };
+   * const take = (data: Uint8Array): number => {
+   *   const n = Math.min(data.length, sink.room());
+   *   sink.write(data.subarray(0, n));
+   *   return n; // libssh keeps the rest
+   * };
+   * channel.setCallbacks(new ChannelCallbacks(undefined, { onData: (_s, _c, data) => take(data) }));
+   * sink.onDrain(() => {
+   *   for (let data = channel.read(sink.room()); data !== null && data.length > 0; data = channel.read(sink.room())) {
+   *     sink.write(data);
+   *   }
+   * });
+   * ```
+   */
+  read(maxBytes: number = 64 * 1024): Uint8Array | null {
+    const core = channelCore(this).live();
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+      throw new RangeError("maxBytes must be a positive integer");
+    }
+    return core.readKept(maxBytes);
   }
 
   /** A stream view of `write()`; closing it sends EOF. */

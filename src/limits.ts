@@ -117,7 +117,9 @@ export function resolveLimits(...sets: (ServerLimits | undefined)[]): ResolvedLi
     }
   }
   if (merged.maxUnauthenticatedRate! > 100) {
-    throw new RangeError(`limits.maxUnauthenticatedRate is a percentage, not ${merged.maxUnauthenticatedRate}`);
+    throw new RangeError(
+      `limits.maxUnauthenticatedRate is a percentage, not ${merged.maxUnauthenticatedRate}`,
+    );
   }
   return merged as ResolvedLimits;
 }

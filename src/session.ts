@@ -23,7 +23,7 @@ import { channelCore, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle } from "./key.ts";
 import { Message, type MessageCallback, RequestType } from "./message.ts";
-import type { LimitName, ResolvedLimits } from "./limits.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits } from "./limits.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
 /** Where callback errors go: the error, and which callback threw. */
@@ -39,6 +39,7 @@ const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
 };
 
 const cores = new Map<bigint, SessionCore>();
+const DEFAULT_RESOLVED_LIMITS = resolveLimits();
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
 const DOPOLL_BATCH = 64;
@@ -99,6 +100,12 @@ export class SessionCore {
   #timers: ReturnType<typeof setTimeout>[] = [];
   /** Called once the client logged in. */
   onAuthenticated: (() => void) | undefined;
+  /** The limits in force (the defaults unless `listen()` applied others). */
+  limits: ResolvedLimits = DEFAULT_RESOLVED_LIMITS;
+  /** Bytes of channel input this session's consumers hold in JS (see `ChannelCore.holdInput`). */
+  inputHeld = 0;
+  /** A channel was refused input room because of the session's budget: wake them when it frees. */
+  inputStarved = false;
 
   constructor(backend: Backend, handle: Pointer, session: Session) {
     this.backend = backend;
@@ -311,6 +318,7 @@ export class SessionCore {
    */
   applyLimits(limits: ResolvedLimits, onExceeded: (limit: LimitName) => void): void {
     this.#limits = { limits, onExceeded };
+    this.limits = limits;
     const grace = setTimeout(() => {
       if (!this.authenticated) this.#exceeded("loginGraceTime");
     }, limits.loginGraceTime);
@@ -328,6 +336,13 @@ export class SessionCore {
       else this.#armIdleTimer(idle - quiet);
     }, idle);
     this.#timers.push(timer);
+  }
+
+  /** The session's input budget has room again: let channels it stopped take what libssh kept. */
+  inputFreed(): void {
+    if (this.inputHeld >= this.limits.sessionInputHighWaterMark) return;
+    this.inputStarved = false;
+    for (const channel of this.channels.values()) channelCore(channel).onInputRoom?.();
   }
 
   /** Whether another channel may open (reports the refusal when not). */

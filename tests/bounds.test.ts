@@ -86,7 +86,9 @@ os.kill(os.getpid(), signal.SIGSTOP)`;
   await sleep(1000);
   const after = server.rss() - baseline;
   console.log(
-    `stalled reader: server RSS peak +${mebibytes(growth)} MiB, +${mebibytes(after)} MiB after the client left`,
+    `stalled reader: server RSS peak +${mebibytes(growth)} MiB, +${
+      mebibytes(after)
+    } MiB after the client left`,
   );
   assert.ok(growth <= 64 * MiB, `RSS grew by ${mebibytes(growth)} MiB`);
 });
