@@ -259,6 +259,14 @@ export const libsshSymbols = {
     parameters: ["pointer"], // ssh_session session
     result: "i32", // SSH_CLOSED | SSH_READ_PENDING | SSH_CLOSED_ERROR | SSH_WRITE_PENDING
   },
+  ssh_set_counters: {
+    parameters: [
+      "pointer", // ssh_session session
+      "pointer", // ssh_counter scounter (bytes through the socket)
+      "pointer", // ssh_counter rcounter (payload bytes and packets)
+    ],
+    result: "void",
+  },
   ssh_get_poll_flags: {
     parameters: ["pointer"], // ssh_session session
     result: "i32", // SSH_READ_PENDING | SSH_WRITE_PENDING

@@ -103,7 +103,7 @@ interface Entry {
   readonly invoke?: (
     backend: Backend,
     handler: (...a: unknown[]) => unknown,
-    self: unknown,
+    target: CallbackTarget,
     args: unknown[],
   ) => unknown;
 }
@@ -121,24 +121,40 @@ const DATA_PIECE = 64 * 1024;
 function invokeData(
   backend: Backend,
   handler: (...a: unknown[]) => unknown,
-  self: unknown,
+  target: CallbackTarget,
   args: unknown[],
 ): unknown {
   const [s, c, data, length, isStderr] = args;
   const total = int(length);
   const stderr = int(isStderr) !== 0;
   const base = backend.address(data as Pointer);
+  // A transient piece is valid during the call only: no allocation per piece. Nested calls get their own.
+  const scratch = target.transientData ? (dataScratch.pop() ?? new Uint8Array(DATA_PIECE)) : undefined;
   let taken = 0;
-  do {
-    const size = Math.min(DATA_PIECE, total - taken);
-    const piece = backend.readBytes(backend.pointerAt(base + BigInt(taken)), size);
-    const used = handler.call(self, s, c, piece, stderr);
-    if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > size) return used;
-    taken += used;
-    if (used < size) break;
-  } while (taken < total);
+  try {
+    do {
+      const size = Math.min(DATA_PIECE, total - taken);
+      const at = backend.pointerAt(base + BigInt(taken));
+      let piece: Uint8Array<ArrayBuffer>;
+      if (scratch) {
+        piece = scratch.subarray(0, size);
+        backend.copyInto(at, piece);
+      } else {
+        piece = backend.readBytes(at, size);
+      }
+      const used = handler.call(target.handlers, s, c, piece, stderr);
+      if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > size) return used;
+      taken += used;
+      if (used < size) break;
+    } while (taken < total);
+  } finally {
+    if (scratch) dataScratch.push(scratch);
+  }
   return taken;
 }
+
+/** Buffers for transient data pieces, reused (one per nesting level in use). */
+const dataScratch: Uint8Array<ArrayBuffer>[] = [];
 
 const P = "pointer" as const;
 const cstr = (backend: Backend, p: unknown): string => backend.readCString(p as Pointer) ?? "";
@@ -278,6 +294,8 @@ const MESSAGE_ENTRY: Entry = {
 export interface CallbackTarget {
   readonly handlers: Handlers;
   readonly onError: TrampolineErrorSink;
+  /** The data handler copies what it keeps: it gets pieces valid during the call only, without an allocation each. */
+  readonly transientData?: boolean;
 }
 
 const targets = new Map<number, CallbackTarget>();
@@ -300,7 +318,7 @@ function nativeFor(backend: Backend, name: string, entry: Entry): Pointer {
       if (!target || !handler) return safeResult(entry, args, backend);
       try {
         const result = entry.invoke
-          ? entry.invoke(backend, handler, target.handlers, args)
+          ? entry.invoke(backend, handler, target, args)
           : handler.apply(target.handlers, entry.decode(backend, args.slice(0, userdataIndex)));
         if (entry.signature.result === "void") return;
         if (entry.signature.result === "pointer") return (result ?? null) as Pointer;

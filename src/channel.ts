@@ -6,7 +6,7 @@
 
 import type { Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
-import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
+import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { type CallbackStruct, channelCallbackStruct, type ChannelHandlers } from "../ffi/trampolines.ts";
 import type { ChannelCallbackField } from "../ffi/structs.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
@@ -31,6 +31,8 @@ const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
   onWriteWontblock: "writeWontblock",
 };
 
+/** The most handed to `ssh_channel_write` at once (and at most the output high-water mark). */
+const WRITE_PIECE = 256 * 1024;
 /** Bytes read from libssh per call when a paused reader resumes. */
 const READ_CHUNK = 64 * 1024;
 /** Where paused readers read into; what they keep is copied out at once. */
@@ -38,12 +40,6 @@ const readScratch = new Uint8Array(READ_CHUNK);
 const NOTHING = new Uint8Array(0);
 
 const encoder = new TextEncoder();
-
-function toBytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
-  if (typeof data === "string") return encoder.encode(data);
-  if (!(data instanceof Uint8Array)) throw new TypeError("write() takes a Uint8Array or a string");
-  return data.slice();
-}
 
 interface Reader {
   controller: ReadableStreamDefaultController<Uint8Array>;
@@ -180,6 +176,8 @@ export class ChannelCore {
   remoteClosed = false;
   eofSent = false;
   #queue: Promise<void> = Promise.resolve();
+  /** Operations queued and not finished: while there are any, a write must queue behind them. */
+  #queued = 0;
   #closing: Promise<void> | undefined;
   #writers: (() => void)[] = [];
   #progressWaiters: (() => void)[] = [];
@@ -229,10 +227,12 @@ export class ChannelCore {
     handlers: Partial<ChannelHandlers>,
     context: string,
     enabled: ChannelCallbackField[] = Object.keys(handlers) as ChannelCallbackField[],
+    transientData = false,
   ): CallbackStruct<ChannelCallbackField> {
     const struct = channelCallbackStruct(this.session.backend, {
       handlers,
       onError: (error, name) => this.session.onError(error, `${context} ${name}`),
+      transientData,
     });
     for (const field of enabled) struct.enable(field, true);
     if (this.session.backend.libssh.ssh_add_channel_callbacks(this.handle, struct.pointer) !== SSH_OK) {
@@ -260,9 +260,38 @@ export class ChannelCore {
 
   /** Runs channel operations one after another, in call order. */
   enqueue<T>(operation: () => T | Promise<T>): Promise<T> {
+    this.#queued++;
     const result = this.#queue.then(operation);
-    this.#queue = result.then(() => {}, () => {});
+    const settled = (): void => void this.#queued--;
+    this.#queue = result.then(settled, settled);
     return result;
+  }
+
+  /**
+   * Hands libssh at once what it takes of `bytes`, when nothing is queued
+   * before them and no libssh call is running (a callback): the caller's
+   * bytes need no copy then. Returns how many were taken (0 on any doubt: the
+   * queued path then does the work and reports errors).
+   */
+  writeNow(bytes: Uint8Array, stderr: boolean): number {
+    if (this.#queued > 0 || this.session.inLibssh || this.freed || this.remoteClosed) return 0;
+    if (this.session.disconnected) return 0;
+    const { libssh } = this.session.backend;
+    const piece = Math.min(WRITE_PIECE, this.session.limits.sessionOutputHighWaterMark);
+    const write = stderr ? libssh.ssh_channel_write_stderr : libssh.ssh_channel_write;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const window = libssh.ssh_channel_window_size(this.handle);
+      if (window === 0 || this.session.outputFull()) break;
+      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window, piece));
+      const written = this.session.sendData(() =>
+        write(this.handle, chunk as Uint8Array<ArrayBuffer>, chunk.length)
+      );
+      if (written <= 0) break;
+      offset += written;
+    }
+    if (offset > 0) this.session.updateInterest();
+    return offset;
   }
 
   /** Throws unless the channel can still send. */
@@ -280,6 +309,31 @@ export class ChannelCore {
     if (rc === SSH_ERROR) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });
     }
+  }
+
+  /**
+   * Feeds this channel's data (not stderr) to `take`, which returns the bytes
+   * it took; libssh keeps the rest. `take` gets pieces valid during the call
+   * only: it copies what it keeps (one copy, not two, for a consumer that
+   * writes most of it on at once).
+   */
+  consumeInput(take: (data: Uint8Array) => number): void {
+    this.#addStruct(
+      {
+        data: (_s, _c, data, isStderr) => {
+          if (isStderr) return data.length;
+          this.delivering++;
+          try {
+            return take(data);
+          } finally {
+            this.delivering--;
+          }
+        },
+      },
+      "channel input",
+      ["data"],
+      true,
+    );
   }
 
   /**
@@ -323,19 +377,26 @@ export class ChannelCore {
     return n > 0 ? readScratch.slice(0, n) : NOTHING;
   }
 
+  /**
+   * Hands `bytes` to libssh in pieces, each only while the client's window
+   * has room and libssh holds less than the session's output high-water mark
+   * for the socket: a client that does not read stops the writer, and libssh
+   * never holds much more than the mark (`ServerLimits`).
+   */
   async writeAll(bytes: Uint8Array<ArrayBuffer>, stderr: boolean): Promise<void> {
     const { libssh } = this.session.backend;
+    const piece = Math.min(WRITE_PIECE, this.session.limits.sessionOutputHighWaterMark);
     let offset = 0;
     while (offset < bytes.length) {
       this.assertSendable();
       const window = libssh.ssh_channel_window_size(this.handle);
-      if (window === 0) {
+      if (window === 0 || this.session.outputFull()) {
         await this.#writable();
         continue;
       }
-      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window));
+      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window, piece));
       const write = stderr ? libssh.ssh_channel_write_stderr : libssh.ssh_channel_write;
-      const written = this.session.call(() => write(this.handle, chunk, chunk.length));
+      const written = this.session.sendData(() => write(this.handle, chunk, chunk.length));
       if (written < 0) {
         throw new SshError("libssh", "writing to the channel failed", {
           libsshMessage: this.session.errorText(),
@@ -343,9 +404,7 @@ export class ChannelCore {
       }
       offset += written;
       this.session.updateInterest();
-      const blocked = written === 0 ||
-        (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
-      if (offset < bytes.length && blocked) await this.#writable();
+      if (written === 0) await this.#writable();
     }
   }
 
@@ -392,13 +451,11 @@ export class ChannelCore {
     for (const wake of waiters) wake();
   }
 
-  /** After the session processed packets: the window may have grown. */
-  sessionProgressed(): void {
+  /** After the session processed packets: the window may have grown, the output drained. */
+  sessionProgressed(outputFull: boolean): void {
     this.#wakeProgressWaiters();
-    if (this.#writers.length === 0 || this.freed) return;
-    const { libssh } = this.session.backend;
-    const pending = (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
-    if (!pending && libssh.ssh_channel_window_size(this.handle) > 0) this.#wakeWriters();
+    if (this.#writers.length === 0 || this.freed || outputFull) return;
+    if (this.session.backend.libssh.ssh_channel_window_size(this.handle) > 0) this.#wakeWriters();
   }
 
   /** The connection is gone: nothing more will arrive or leave. */
@@ -470,18 +527,22 @@ export class ChannelCore {
     const highWaterMark = this.session.limits.channelInputHighWaterMark;
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        const struct = this.#addStruct({
-          data: (_s, _c, data, isStderr) => {
-            if (isStderr || reader.done) return data.length;
-            this.delivering++; // enqueue() may run the consumer's code
-            try {
-              return this.#takeForReader(reader, data);
-            } finally {
-              this.delivering--;
-            }
+        const struct = this.#addStruct(
+          {
+            data: (_s, _c, data, isStderr) => {
+              if (isStderr || reader.done) return data.length;
+              this.delivering++; // enqueue() may run the consumer's code
+              try {
+                return this.#takeForReader(reader, data);
+              } finally {
+                this.delivering--;
+              }
+            },
           },
-        }, "readable stream");
-
+          "readable stream",
+          ["data"],
+          true,
+        );
         // Data that arrived before the stream existed waits in libssh: the first pull takes it.
         reader = { controller, struct, highWaterMark, held: 0, paused: true, done: false };
         this.#reader = reader;
@@ -505,7 +566,7 @@ export class ChannelCore {
     const taken = Math.min(data.length, this.inputRoom());
     if (taken < data.length) reader.paused = true; // libssh keeps the rest
     if (taken > 0) {
-      reader.controller.enqueue(taken === data.length ? data : data.slice(0, taken));
+      reader.controller.enqueue(data.slice(0, taken)); // the piece is libssh's, valid during the call only
       this.#syncReaderHeld();
     }
     return taken;
@@ -676,8 +737,16 @@ export class SshChannel {
    */
   write(data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
     const core = channelCore(this).live();
-    const bytes = toBytes(data);
-    return core.enqueue(() => core.writeAll(bytes, options.stderr === true));
+    const stderr = options.stderr === true;
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw new TypeError("write() takes a Uint8Array or a string");
+    }
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const taken = core.writeNow(bytes, stderr);
+    if (taken === bytes.length && bytes.length > 0) return Promise.resolve();
+    // The rest waits in the queue: a copy, as the caller may reuse its buffer once we return.
+    const rest = typeof data === "string" ? bytes.subarray(taken) : bytes.slice(taken);
+    return core.enqueue(() => core.writeAll(rest as Uint8Array<ArrayBuffer>, stderr));
   }
 
   /** Sends EOF: no more data from the server. */

@@ -10,6 +10,7 @@ import { native } from "../ffi/load.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import { OutputCounters } from "../ffi/counters.ts";
 import {
   type CallbackStruct,
   messageCallback,
@@ -40,6 +41,8 @@ const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
 
 const cores = new Map<bigint, SessionCore>();
 const DEFAULT_RESOLVED_LIMITS = resolveLimits();
+/** libssh calls in progress through `SessionCore.call`, all sessions together (they nest through callbacks). */
+let libsshCalls = 0;
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
 const DOPOLL_BATCH = 64;
@@ -89,6 +92,9 @@ export class SessionCore {
   #deferred: (() => void)[] = [];
   #watch: Watch | undefined;
   readonly #fd: number;
+  readonly #counters: OutputCounters;
+  /** libssh holds so much unread output that the client is not read either (see `updateInterest`). */
+  #readingStopped = false;
   #kexWaiter: (() => void) | undefined;
   #serverStruct: CallbackStruct<ServerCallbackField> | undefined;
   #unobserve: (() => void) | undefined;
@@ -116,6 +122,7 @@ export class SessionCore {
     const promise = new Promise<void>((r) => resolve = r);
     this.#disconnected = { promise, resolve };
     backend.libssh.ssh_set_blocking(handle, 0);
+    this.#counters = new OutputCounters(backend, handle);
     this.#fd = backend.libssh.ssh_get_fd(handle);
     setNonBlocking(backend, this.#fd);
     setCloseOnExec(backend, this.#fd);
@@ -147,11 +154,18 @@ export class SessionCore {
    */
   call<T>(fn: () => T): T {
     this.#depth++;
+    libsshCalls++;
     try {
       return fn();
     } finally {
+      libsshCalls--;
       if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
     }
+  }
+
+  /** Whether a libssh call (and so perhaps a callback of it) is running, for any session. */
+  get inLibssh(): boolean {
+    return libsshCalls > 0;
   }
 
   /** Runs `fn` now, or right after the libssh call in progress returns. */
@@ -186,7 +200,46 @@ export class SessionCore {
       return;
     }
     const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
-    this.#watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
+    if ((flags & SSH_WRITE_PENDING) === 0) {
+      this.#counters.drained();
+      this.#readingStopped = false;
+      this.#watch.setEvents(POLLIN);
+      return;
+    }
+    this.#watch.setEvents(this.#stopReading() ? POLLOUT : POLLIN | POLLOUT);
+  }
+
+  /**
+   * Whether to stop reading the client: libssh holds twice the output
+   * high-water mark for it. Writers stop at the mark, so only answers to the
+   * client's own requests (global and channel requests, opens, window
+   * adjusts) get there: a client that sends requests and never reads the
+   * answers is not read either, until it does.
+   */
+  #stopReading(): boolean {
+    const stop = this.#counters.queued() >= 2 * this.limits.sessionOutputHighWaterMark;
+    if (stop && !this.#readingStopped) this.#limits?.onExceeded("sessionOutputHighWaterMark");
+    this.#readingStopped = stop;
+    return stop;
+  }
+
+  /** An upper bound of the bytes libssh holds for this session's socket (see `ffi/counters.ts`). */
+  outputQueued(): number {
+    if ((this.backend.libssh.ssh_get_status(this.handle) & SSH_WRITE_PENDING) === 0) this.#counters.drained();
+    return this.#counters.queued();
+  }
+
+  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
+  outputFull(): boolean {
+    return this.outputQueued() >= this.limits.sessionOutputHighWaterMark;
+  }
+
+  /** Runs `write` (an `ssh_channel_write`) through `call`, counting what libssh may queue of it. */
+  sendData(write: () => number): number {
+    const payloadBefore = this.#counters.payload();
+    const written = this.call(write);
+    if (written > 0) this.#counters.wrote(written, payloadBefore);
+    return written;
   }
 
   /** Waits until the socket is ready for the key exchange to go on. */
@@ -221,7 +274,10 @@ export class SessionCore {
       this.markDisconnected();
       return;
     }
-    for (const channel of this.channels.values()) channelCore(channel).sessionProgressed();
+    if (this.channels.size > 0) {
+      const outputFull = this.outputFull();
+      for (const channel of this.channels.values()) channelCore(channel).sessionProgressed(outputFull);
+    }
     this.updateInterest();
   }
 
@@ -235,7 +291,9 @@ export class SessionCore {
     const { libssh } = this.backend;
     const first = libssh.ssh_event_dopoll(event, 0);
     if (first !== SSH_OK) return first;
-    for (let i = 1; i < DOPOLL_BATCH && !this.closed && this.event?.handle === event; i++) {
+    // While reading is stopped, each readiness flushes output and reads one piece at most.
+    const batch = this.#readingStopped ? 1 : DOPOLL_BATCH;
+    for (let i = 1; i < batch && !this.closed && this.event?.handle === event; i++) {
       const rc = libssh.ssh_event_dopoll(event, 0);
       if (rc === SSH_AGAIN) break; // drained
       if (rc !== SSH_OK) return rc;

@@ -29,10 +29,10 @@ export interface InputSink {
 }
 
 /**
- * Feeds one channel's data to a sink in order. `take` is the channel's
- * `onData`: it writes at once what the sink takes (no copy, no promise),
- * queues what fits under the high-water marks, and leaves the rest to libssh;
- * once the sink drains, the queue is written and then what libssh kept.
+ * Feeds one channel's data to a sink in order: what the sink takes is
+ * written at once from libssh's buffer (no copy, no promise), what fits under
+ * the high-water marks is queued, and the rest stays in libssh; once the sink
+ * drains, the queue is written and then what libssh kept.
  */
 export class ChannelInput {
   readonly #core: ChannelCore;
@@ -46,14 +46,19 @@ export class ChannelInput {
   /** The sink is gone: input is dropped (sshd drops it too). */
   #dropping = false;
 
+  /** Starts feeding `channel`'s data to `sink`, beginning with what libssh kept before. */
   constructor(channel: SshChannel, sink: InputSink) {
     this.#core = channelCore(channel);
     this.#sink = sink;
     this.#core.onInputRoom = () => this.#flush();
+    this.#core.consumeInput((data) => this.#take(data));
+    // Data sent before the command started waits in libssh: take it once the sink is ready.
+    this.#starved = true;
+    this.#waitWritable();
   }
 
-  /** Data from the client (`onData`): returns how many bytes were taken; libssh keeps the rest. */
-  take(data: Uint8Array): number {
+  /** Data from the client, valid during the call only: returns the bytes taken; libssh keeps the rest. */
+  #take(data: Uint8Array): number {
     if (this.#dropping || this.#ending) return data.length;
     let taken = 0;
     // libssh hands over everything it kept, oldest first: with nothing queued, it can go straight in.

@@ -21,8 +21,6 @@ export interface CommandExit {
 
 /** A running command. */
 export interface RunningCommand {
-  /** Data from the client (the channel's `onData`): returns the bytes taken; libssh keeps the rest (back-pressure). */
-  input(data: Uint8Array): number;
   /** The client sent EOF. */
   endInput(): void;
   /** Sends a signal (`"TERM"` or `"SIGTERM"`) to the command, as a client's signal request does. */
@@ -134,7 +132,6 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     return exit;
   })();
   return {
-    input: (data) => stdin?.take(data) ?? data.length,
     endInput: () => void spawned.then(() => stdin?.end()),
     kill: (signal) => signalChild(child, signal),
     terminate: () => killProcessGroup(child),

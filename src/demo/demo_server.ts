@@ -484,7 +484,6 @@ export class DemoServer {
           start([binary], `subsystem:${subsystem}`, false);
           return true;
         },
-        onData: (_s, _c, data) => running?.input(data), // what it does not take waits in libssh
         onEof: () => running?.endInput(),
         onSignal: (_s, _c, signal) => {
           record("signal", { signal });

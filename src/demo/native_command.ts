@@ -45,7 +45,6 @@ export function runNativeCommand(
       return exit;
     })();
     return {
-      input: (data) => data.length,
       endInput: () => {},
       kill: () => {},
       terminate: () => {},
@@ -107,7 +106,6 @@ export function runNativeCommand(
     return result;
   })();
   return {
-    input: (data) => stdin.take(data),
     endInput: () => stdin.end(),
     kill,
     terminate,

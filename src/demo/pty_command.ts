@@ -91,7 +91,6 @@ export function runPtyCommand(
     return exit;
   })();
   return {
-    input: (data) => input.take(data),
     endInput: () => {}, // a terminal has no end of input: the client types ^D
     kill: (signal) => signalChild(child, signal),
     terminate: () => killProcessGroup(child),
