@@ -53,6 +53,11 @@ interface Reader {
   done: boolean;
 }
 
+/** What an env request makes a channel hold: its name and value, in UTF-8 bytes. */
+export function envBytes(name: string, value: string): number {
+  return encoder.encode(name).length + encoder.encode(value).length;
+}
+
 /** A request callback's answer as libssh wants it: 0 accepts, -1 refuses. */
 function acceptance(answer: unknown, name: string): number {
   if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
@@ -144,10 +149,15 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   }
   envRequest(_s: Pointer, _c: Pointer, name: string, value: string): number {
     const { callbacks } = this;
-    return acceptance(
+    const core = channelCore(this.channel);
+    const bytes = envBytes(name, value);
+    if (!core.envFits(bytes)) return -1;
+    const answer = acceptance(
       callbacks.onEnvRequest!(this.session, this.channel, name, value, callbacks.userdata),
       "onEnvRequest",
     );
+    if (answer === 0) core.envAccepted(bytes);
+    return answer;
   }
   subsystemRequest(_s: Pointer, _c: Pointer, subsystem: string): number {
     const { callbacks } = this;
@@ -183,6 +193,9 @@ export class ChannelCore {
   #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
   #reader: Reader | undefined;
+  /** Env requests accepted, and the bytes of their names and values (capped by `ServerLimits`). */
+  #envRequests = 0;
+  #envBytes = 0;
   /** Data callbacks running: libssh's buffer must not move under them (`readKept` waits). */
   delivering = 0;
   /** Bytes of this channel's input held in JS by its consumer (see `holdInput`). */
@@ -309,6 +322,26 @@ export class ChannelCore {
     if (rc === SSH_ERROR) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });
     }
+  }
+
+  /** Whether an env request of `bytes` fits under the channel's caps; reports the refusal when not. */
+  envFits(bytes: number): boolean {
+    const { limits } = this.session;
+    if (this.#envRequests >= limits.maxEnvRequestsPerChannel) {
+      this.session.reportLimit("maxEnvRequestsPerChannel");
+      return false;
+    }
+    if (this.#envBytes + bytes > limits.maxEnvBytesPerChannel) {
+      this.session.reportLimit("maxEnvBytesPerChannel");
+      return false;
+    }
+    return true;
+  }
+
+  /** An env request of `bytes` was accepted. */
+  envAccepted(bytes: number): void {
+    this.#envRequests++;
+    this.#envBytes += bytes;
   }
 
   /**

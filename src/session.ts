@@ -20,10 +20,16 @@ import {
 import type { ServerCallbackField } from "../ffi/structs.ts";
 import { AuthMethod, authMethodMask, AuthStatus, isAuthReply, type PublicKeyState } from "./auth.ts";
 import type { ServerCallbackName, ServerCallbacks } from "./callbacks.ts";
-import { channelCore, type SshChannel } from "./channel.ts";
+import { channelCore, envBytes, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle } from "./key.ts";
-import { Message, type MessageCallback, RequestType } from "./message.ts";
+import {
+  ChannelRequestType,
+  GlobalRequestType,
+  Message,
+  type MessageCallback,
+  RequestType,
+} from "./message.ts";
 import { type LimitName, type ResolvedLimits, resolveLimits } from "./limits.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
@@ -83,6 +89,8 @@ export class SessionCore {
   kexDone = false;
   /** Failed authentication attempts so far. */
   authFailures = 0;
+  /** `tcpip-forward` requests granted and not cancelled (capped by `ServerLimits`). */
+  reverseForwards = 0;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
   onError: ErrorHandler = (error: unknown, context: string): void =>
@@ -403,6 +411,11 @@ export class SessionCore {
     for (const channel of this.channels.values()) channelCore(channel).onInputRoom?.();
   }
 
+  /** Tells `onLimit` of a refusal that leaves the session up. */
+  reportLimit(limit: LimitName): void {
+    this.#limits?.onExceeded(limit);
+  }
+
   /** Whether another channel may open (reports the refusal when not). */
   mayOpenChannel(): boolean {
     const limits = this.#limits;
@@ -482,7 +495,19 @@ export class SessionCore {
     if (!handler) return 1;
     const message = new Message(this, handle);
     try {
-      if (message.type === RequestType.ChannelOpen && !this.mayOpenChannel()) {
+      const type = message.type;
+      const subtype = message.subtype;
+      if (type === RequestType.ChannelOpen && !this.mayOpenChannel()) {
+        message.replyDefault();
+        return 0;
+      }
+      const env = type === RequestType.Channel && subtype === ChannelRequestType.Env
+        ? this.#envRequest(message)
+        : undefined;
+      if (env === null) return 0;
+      const forward = type === RequestType.Global && subtype === GlobalRequestType.TcpipForward;
+      if (forward && this.reverseForwards >= this.limits.maxReverseForwardsPerSession) {
+        this.reportLimit("maxReverseForwardsPerSession");
         message.replyDefault();
         return 0;
       }
@@ -490,6 +515,12 @@ export class SessionCore {
       if (typeof result !== "boolean") {
         throw new TypeError("the message callback must return a boolean synchronously");
       }
+      const granted = message.replied && !message.refused;
+      if (granted && forward) this.reverseForwards++;
+      if (granted && type === RequestType.Global && subtype === GlobalRequestType.CancelTcpipForward) {
+        this.reverseForwards = Math.max(0, this.reverseForwards - 1);
+      }
+      if (granted && env) env.accepted();
       // An auth request left to libssh, or answered with its default, is refused.
       const refused = message.type === RequestType.Auth && message.subtype !== AuthMethod.None &&
         (message.refused || (!message.replied && result));
@@ -504,6 +535,23 @@ export class SessionCore {
     } finally {
       message.invalidate();
     }
+  }
+
+  /**
+   * An env request that reached the message callback: null when it went past
+   * its channel's caps (refused here), else what to call once it is granted.
+   */
+  #envRequest(message: Message): { accepted(): void } | null | undefined {
+    const channel = message.channel;
+    if (!channel) return undefined;
+    const core = channelCore(channel);
+    const { name, value } = message.env;
+    const bytes = envBytes(name, value);
+    if (!core.envFits(bytes)) {
+      message.replyDefault();
+      return null;
+    }
+    return { accepted: () => core.envAccepted(bytes) };
   }
 
   /** Records a successful login made by a message reply. */
