@@ -39,8 +39,15 @@ export const AI_NUMERICSERV = 0x0400;
 
 export const TIOCSWINSZ = 0x5414;
 
+export const RLIMIT_NOFILE = 7;
+
 export const EINTR = 4;
 export const EIO = 5;
 export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const ENFILE = 23;
+export const EMFILE = 24;
+export const ECONNABORTED = 103;
+export const ENOBUFS = 105;
 export const ETIMEDOUT = 110;
 export const EINPROGRESS = 115;

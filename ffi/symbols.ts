@@ -222,6 +222,14 @@ export const libsshSymbols = {
     ],
     result: "i32",
   },
+  ssh_bind_accept_fd: {
+    parameters: [
+      "pointer", // ssh_bind ssh_bind_o
+      "pointer", // ssh_session session
+      "i32", // socket_t fd
+    ],
+    result: "i32",
+  },
   ssh_bind_free: {
     parameters: ["pointer"], // ssh_bind ssh_bind_o
     result: "void",
@@ -721,6 +729,13 @@ export const libcSymbols = {
     parameters: [
       "i32", // int sockfd
       "i32", // int backlog
+    ],
+    result: "i32",
+  },
+  getrlimit: {
+    parameters: [
+      "i32", // int resource
+      "buffer", // struct rlimit *rlim
     ],
     result: "i32",
   },

@@ -7,10 +7,11 @@
 
 import type { Backend } from "./backend.ts";
 import { cString } from "./cstring.ts";
-import { ErrnoError, lastErrno } from "./fd.ts";
+import { claimDescriptors, ErrnoError, isExhaustion, lastErrno } from "./fd.ts";
 import {
   AI_NUMERICSERV,
   EAGAIN,
+  ECONNABORTED,
   EINPROGRESS,
   EINTR,
   ETIMEDOUT,
@@ -67,6 +68,7 @@ function resolve(backend: Backend, host: string, port: number): ResolvedAddress[
 function openSocket(backend: Backend, family: number): number {
   const fd = backend.libc.socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new ErrnoError(backend, "socket");
+  claimDescriptors(backend, "socket", fd);
   return fd;
 }
 
@@ -145,14 +147,29 @@ export interface Accepted {
   readonly peer: SocketAddress | null;
 }
 
-/** Accepts one pending connection (non-blocking); `null` when none is waiting. */
-export function acceptTcp(backend: Backend, listenFd: number): Accepted | null {
+/**
+ * Accepts one pending connection (non-blocking): `null` when none is waiting,
+ * `"exhausted"` when the system ran out of descriptors or memory (the caller
+ * pauses the listener and retries later: the connection stays queued). A
+ * connection that would eat into the runtime's reserve of descriptors is
+ * closed at once (its client sees the connection closed) and the next one
+ * is tried. Throws `ErrnoError` on other failures.
+ */
+export function acceptTcp(backend: Backend, listenFd: number): Accepted | null | "exhausted" {
   for (;;) {
     const fd = backend.libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) return { fd, peer: socketAddress(backend, fd, "peer") };
+    if (fd >= 0) {
+      try {
+        claimDescriptors(backend, "accept", fd);
+      } catch {
+        continue;
+      }
+      return { fd, peer: socketAddress(backend, fd, "peer") };
+    }
     const errno = lastErrno(backend);
-    if (errno === EINTR) continue;
+    if (errno === EINTR || errno === ECONNABORTED) continue;
     if (errno === EAGAIN) return null;
+    if (isExhaustion(errno)) return "exhausted";
     throw new ErrnoError(backend, "accept", errno);
   }
 }

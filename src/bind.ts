@@ -21,8 +21,8 @@ import {
 } from "../ffi/constants.ts";
 import { cString } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
-import { POLLIN } from "../ffi/platform.ts";
-import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
+import { ECONNABORTED, EINTR, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../ffi/platform.ts";
+import { claimDescriptors, isExhaustion, lastErrno, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";
 import { AuthMethod, authMethodMask } from "./auth.ts";
 import { closedError, SshError } from "./errors.ts";
@@ -37,6 +37,12 @@ import { type LimitName, resolveLimits, type ServerLimits } from "./limits.ts";
 const ACCEPT_BATCH = 64;
 /** The listen() backlog (the kernel caps it at net.core.somaxconn). */
 const LISTEN_BACKLOG = 1024;
+/**
+ * How long accepting pauses when the system has no descriptor (or memory) for
+ * the next connection, as nginx does: the connections stay queued, and
+ * polling the listening socket meanwhile would spin.
+ */
+const ACCEPT_RETRY_MS = 500;
 
 /** Algorithm lists (comma-separated, in libssh/OpenSSH syntax) a server accepts. */
 export interface BindAlgorithms {
@@ -137,6 +143,7 @@ export class Bind {
   readonly #mutex = new Mutex();
   #watch: Watch | undefined;
   #acceptor: Acceptor | undefined;
+  #acceptRetry: ReturnType<typeof setTimeout> | undefined;
   #message: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
 
   /** Binds and listens; throws `SshError` `"listen-failed"` when the address is taken or invalid. */
@@ -296,8 +303,18 @@ export class Bind {
     const fd = native().libssh.ssh_bind_get_fd(handle);
     this.#watch = reactor.watch(fd, POLLIN, () => {
       // Take every waiting connection (up to a bound, so sessions get their turn too).
-      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(); i++);
+      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(fd); i++);
     });
+  }
+
+  /** Out of descriptors or memory: stop polling the listening socket for a while. */
+  #pauseAccepting(): void {
+    this.#watch?.setEvents(0);
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = setTimeout(() => {
+      this.#acceptRetry = undefined;
+      this.#watch?.setEvents(POLLIN);
+    }, ACCEPT_RETRY_MS);
   }
 
   /** Stops accepting (the bind stays open). */
@@ -306,20 +323,46 @@ export class Bind {
     this.#acceptor = undefined;
     this.#watch?.close();
     this.#watch = undefined;
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = undefined;
     acceptor?.stop();
   }
 
-  /** Accepts one waiting connection; false when there was none. */
-  #acceptOne(): boolean {
+  /**
+   * Accepts one waiting connection; false when there is none (or accepting
+   * paused). The accept is ours, not `ssh_bind_accept`'s, so that its errno
+   * tells "nothing waiting" from "no descriptor left", which must not spin.
+   */
+  #acceptOne(listenFd: number): boolean {
     const handle = this.#handle;
     const acceptor = this.#acceptor;
     if (handle === null || !acceptor) return false;
-    const { libssh } = native();
+    const backend = native();
+    const { libssh, libc } = backend;
+    const fd = libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const errno = lastErrno(backend);
+      if (errno === EINTR || errno === ECONNABORTED) return true;
+      if (isExhaustion(errno)) this.#pauseAccepting();
+      return false; // EAGAIN: nothing (more) to accept
+    }
+    try {
+      claimDescriptors(backend, "accept", fd);
+    } catch {
+      return true; // closed at once: descriptors are running out (the client sees the connection closed)
+    }
     const sessionHandle = libssh.ssh_new();
-    if (sessionHandle === null) return false;
-    if (libssh.ssh_bind_accept(handle, sessionHandle) !== SSH_OK) {
-      libssh.ssh_free(sessionHandle); // nothing (more) to accept
+    if (sessionHandle === null) {
+      libc.close(fd);
+      this.#pauseAccepting();
       return false;
+    }
+    if (libssh.ssh_bind_accept_fd(handle, sessionHandle, fd) !== SSH_OK) {
+      // The session owns the socket once libssh got that far; else it is still ours.
+      const owned = libssh.ssh_get_fd(sessionHandle) === fd;
+      libssh.ssh_free(sessionHandle);
+      if (!owned) libc.close(fd);
+      return true;
     }
     const session = acceptedSession(sessionHandle);
     try {

@@ -97,7 +97,12 @@ interface ReverseListener {
   readonly watch: Watch;
   /** The address as the client asked for it (its cancel request names it again). */
   readonly address: string;
+  /** Accepting paused until then: the system ran out of descriptors. */
+  retry?: ReturnType<typeof setTimeout>;
 }
+
+/** How long a listener pauses when the system has no descriptor for its next connection (as nginx does). */
+const ACCEPT_RETRY_MS = 500;
 
 /**
  * One session's reverse forwardings: a listening socket per `tcpip-forward`
@@ -157,11 +162,27 @@ export class ReverseForwarding {
   #accept(key: string): void {
     const entry = this.#listeners.get(key);
     if (!entry) return;
-    for (
-      let accepted = acceptTcp(native(), entry.listener.fd);
-      accepted;
-      accepted = acceptTcp(native(), entry.listener.fd)
-    ) {
+    for (;;) {
+      let accepted;
+      try {
+        accepted = acceptTcp(native(), entry.listener.fd);
+      } catch (error) {
+        this.#record("forwarded-tcpip-refused", {
+          port: entry.listener.port,
+          reason: (error as Error).message,
+        });
+        accepted = "exhausted" as const;
+      }
+      if (accepted === null) return;
+      if (accepted === "exhausted") {
+        // The connection stays queued; polling the listener now would spin.
+        entry.watch.setEvents(0);
+        entry.retry = setTimeout(() => {
+          entry.retry = undefined;
+          entry.watch.setEvents(POLLIN);
+        }, ACCEPT_RETRY_MS);
+        return;
+      }
       const stream = new FdStream(accepted.fd);
       const origin = accepted.peer ?? { address: "0.0.0.0", port: 0 };
       this.#streams.add(stream);
@@ -198,6 +219,7 @@ export class ReverseForwarding {
     const entry = this.#listeners.get(key);
     if (!entry) return;
     this.#listeners.delete(key);
+    clearTimeout(entry.retry);
     entry.watch.close();
     closeFd(native(), entry.listener.fd);
   }
