@@ -36,6 +36,7 @@ export const SO_REUSEADDR = 2;
 export const SO_ERROR = 4;
 export const SHUT_WR = 1;
 export const AI_NUMERICSERV = 0x0400;
+export const AI_NUMERICHOST = 0x0004;
 
 export const TIOCSWINSZ = 0x5414;
 

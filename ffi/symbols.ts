@@ -774,6 +774,18 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
+  getaddrinfo_async: {
+    // The same getaddrinfo(), on a worker thread: a name lookup may wait for DNS.
+    name: "getaddrinfo",
+    parameters: [
+      "buffer", // const char *node
+      "buffer", // const char *service
+      "buffer", // const struct addrinfo *hints
+      "buffer", // struct addrinfo **res
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   freeaddrinfo: {
     parameters: ["pointer"], // struct addrinfo *res
     result: "void",

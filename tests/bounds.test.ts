@@ -177,3 +177,56 @@ test("nothing lost: 512 MiB through sha256sum and through cat, server RSS bounde
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("direct-tcpip to a listener that never accepts stalls nobody: another login + exec takes < 500 ms (paramiko)", async () => {
+  await using server = await startCli(["--verbose"]);
+  // The target's backlog is filled first, so that further connects hang (their SYNs are dropped).
+  const attacker = `
+import socket, sys, threading, time, paramiko
+target = socket.socket(); target.bind(("127.0.0.1", 0)); target.listen(0)
+port = target.getsockname()[1]
+fillers = []
+for i in range(4):
+    s = socket.socket(); s.setblocking(False); s.connect_ex(("127.0.0.1", port)); fillers.append(s)
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
+opened = []
+def attack():
+    for i in range(20):
+        opened.append(t.open_channel("direct-tcpip", ("127.0.0.1", port), ("127.0.0.1", 1), timeout=30))
+print("attacking", flush=True)
+worker = threading.Thread(target=attack); worker.start(); worker.join()
+print(len(opened), flush=True)
+sys.stdin.read()`;
+  const victim = `
+import sys, time, paramiko
+started = time.monotonic()
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
+c = t.open_session(); c.exec_command("echo served")
+out = c.makefile().read().decode()
+print(out.strip(), round((time.monotonic() - started) * 1000))`;
+  const client = spawn("/usr/bin/python3", ["-c", attacker, String(server.port)], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let output = "";
+  client.stdout.on("data", (data) => output += data);
+  const exited = new Promise((resolve) => client.on("close", resolve));
+  while (!output.includes("attacking") && client.exitCode === null) await sleep(20);
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const result = await python(victim, [String(server.port)]);
+    const [word, ms] = result.stdout.trim().split(" ");
+    assert.equal(word, "served", result.stderr);
+    times.push(Number(ms));
+  }
+  while (!/\n\d+\n/.test(output) && client.exitCode === null) await sleep(50);
+  client.stdin.end();
+  await exited;
+  const pending = (server.stderr().match(/forward-open .*connecting=true/g) ?? []).length;
+  console.log(
+    `direct-tcpip stall: ${output.trim().split("\n").at(-1)} opens to a silent target ` +
+      `(${pending} accepted while connecting); other clients' login + exec: ${times.join(", ")} ms`,
+  );
+  assert.equal(output.trim().split("\n").at(-1), "20");
+  assert.ok(pending > 0, "the opens were accepted before their connects finished");
+  for (const ms of times) assert.ok(ms < 500, `a login + exec took ${ms} ms`);
+});

@@ -70,8 +70,10 @@ export interface DemoServerOptions {
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
-   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds.
-   * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
+   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds. The
+   * open is answered after at most a few ms of it (a loopback target is known
+   * by then); a slower connect goes on after the channel was accepted, which
+   * is closed if it fails (see the README). Default 2000.
    */
   connectTimeout?: number;
   /**
