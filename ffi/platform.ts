@@ -39,6 +39,7 @@ export const AI_NUMERICSERV = 0x0400;
 export const AI_NUMERICHOST = 0x0004;
 
 export const TIOCSWINSZ = 0x5414;
+export const FIONREAD = 0x541b;
 
 export const RLIMIT_NOFILE = 7;
 

@@ -809,11 +809,11 @@ export const libcSymbols = {
     result: "i32",
   },
   ioctl: {
-    // Declared with one pointer argument: the TIOCSWINSZ form we use.
+    // Declared with one pointer argument: the TIOCSWINSZ and FIONREAD forms we use.
     parameters: [
       "i32", // int fd
       "u64", // unsigned long request
-      "buffer", // const struct winsize *
+      "buffer", // const struct winsize * / int *
     ],
     result: "i32",
   },

@@ -31,7 +31,7 @@ import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
 import { acceptedSession, type Session, sessionCore } from "./session.ts";
-import { type LimitName, resolveLimits, type ServerLimits } from "./limits.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
 const ACCEPT_BATCH = 64;
@@ -394,6 +394,33 @@ export class Bind {
 }
 
 /**
+ * Which connection to drop, if any, when `newcomer` arrives while `waiting`
+ * (oldest first) are not logged in yet; like sshd's `MaxStartups
+ * start:rate:full`, but what is dropped first is a connection that idles
+ * (see `SessionCore.startupStage`), the oldest of those: from `start` on
+ * with a probability rising from `rate`% to 100% at `full` (random early
+ * drop), and at `full` always. Only at `full` with no idle one is the
+ * newcomer refused. So idle connections cannot lock anyone out, and a burst
+ * of clients that log in is never refused below `full`.
+ */
+function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimits): Session | undefined {
+  const full = limits.maxUnauthenticated;
+  const start = Math.min(limits.maxUnauthenticatedStart, full);
+  const count = waiting.size;
+  if (count < start) return undefined;
+  if (count < full) {
+    const percent = limits.maxUnauthenticatedRate +
+      (100 - limits.maxUnauthenticatedRate) * (count - start) / (full - start);
+    if (Math.random() * 100 >= percent) return undefined;
+  }
+  const now = Date.now();
+  for (const session of waiting) {
+    if (sessionCore(session).startupStage(now) === 0) return session;
+  }
+  return count < full ? undefined : newcomer;
+}
+
+/**
  * Accepts connections on `bind` and calls `handler(session)` for each, with
  * the bind's auth methods and message callback already set on the session.
  * The session is closed when the handler returns or throws (a throwing
@@ -438,10 +465,12 @@ export function listen(
   const abort = (): void => stopAccepting(bind);
   startAccepting(bind, {
     onSession: (session) => {
-      if (unauthenticated.size >= limits.maxUnauthenticated) {
-        reportLimit(session, "maxUnauthenticated");
-        void session.close();
-        return;
+      const dropped = makeRoom(unauthenticated, session, limits);
+      if (dropped) {
+        reportLimit(dropped, "maxUnauthenticated");
+        unauthenticated.delete(dropped);
+        void dropped.close();
+        if (dropped === session) return;
       }
       unauthenticated.add(session);
       const core = sessionCore(session);

@@ -9,7 +9,7 @@ import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } fr
 import { native } from "../ffi/load.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
-import { setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import { bytesWaiting, setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
 import { OutputCounters } from "../ffi/counters.ts";
 import {
   type CallbackStruct,
@@ -49,6 +49,9 @@ const cores = new Map<bigint, SessionCore>();
 const DEFAULT_RESOLVED_LIMITS = resolveLimits();
 /** libssh calls in progress through `SessionCore.call`, all sessions together (they nest through callbacks). */
 let libsshCalls = 0;
+
+/** A client that says nothing for this long while the key exchange waits for it idles (see `startupStage`). */
+const QUIET_MS = 1000;
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
 const DOPOLL_BATCH = 64;
@@ -91,6 +94,9 @@ export class SessionCore {
   authFailures = 0;
   /** `tcpip-forward` requests granted and not cancelled (capped by `ServerLimits`). */
   reverseForwards = 0;
+  /** Since when the client owes us an answer (it connected, our banner left, its last bytes came). */
+  #quietSince = Date.now();
+  #kexStarted = false;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
   onError: ErrorHandler = (error: unknown, context: string): void =>
@@ -265,6 +271,7 @@ export class SessionCore {
       this.#watch?.setEvents(0);
       // As below: the key exchange is where OpenSSH clients wait on delayed ACKs.
       setQuickAck(this.backend, this.#fd);
+      if (revents & POLLIN) this.#heard();
       waiter();
       return;
     }
@@ -273,7 +280,10 @@ export class SessionCore {
       this.#watch?.setEvents(0);
       return;
     }
-    if (!this.authenticated) setQuickAck(this.backend, this.#fd);
+    if (!this.authenticated) {
+      setQuickAck(this.backend, this.#fd);
+      if (revents & POLLIN) this.#heard();
+    }
     if (this.#limits?.limits.idleTimeout !== undefined) this.#lastActivity = Date.now();
     const rc = this.call(() => this.#drain(event.handle));
     if (this.#destroyed) return;
@@ -409,6 +419,35 @@ export class SessionCore {
     if (this.inputHeld >= this.limits.sessionInputHighWaterMark) return;
     this.inputStarved = false;
     for (const channel of this.channels.values()) channelCore(channel).onInputRoom?.();
+  }
+
+  #heard(): void {
+    this.#quietSince = Date.now();
+  }
+
+  /** The key exchange starts: our banner leaves, the client's answer is due from now. */
+  kexStarting(): void {
+    if (this.#kexStarted) return;
+    this.#kexStarted = true;
+    this.#quietSince = Date.now();
+  }
+
+  /**
+   * How far a connection that is not logged in got, for choosing which one
+   * makes room (see `ServerLimits.maxUnauthenticated`): 2 while it
+   * authenticates (a person may be typing), 1 during the key exchange, 0 when
+   * it idles, the ones dropped first: no byte came from the client for
+   * `QUIET_MS` (not even unread ones) while the key exchange, whose client
+   * side is automatic, waited for it.
+   */
+  startupStage(now: number): number {
+    if (this.kexDone) return 2;
+    if (now - this.#quietSince < QUIET_MS) return 1;
+    if (bytesWaiting(this.backend, this.#fd) > 0) {
+      this.#heard();
+      return 1;
+    }
+    return 0;
   }
 
   /** Tells `onLimit` of a refusal that leaves the session up. */
@@ -580,6 +619,7 @@ export class SessionCore {
 
 /** The key exchange loop: `ssh_handle_key_exchange` until done, waiting for the socket in between. */
 async function keyExchange(core: SessionCore): Promise<boolean> {
+  core.kexStarting();
   while (!core.kexDone) {
     if (core.disconnected) return false;
     const rc = core.call(() => core.backend.libssh.ssh_handle_key_exchange(core.handle));

@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { DemoServer } from "../src/demo/mod.ts";
 import { mebibytes } from "./support/census.ts";
 import { python, run, sshpassArgs, sshWithPassword } from "./support/clients.ts";
 import { type CliServer, startCli } from "./support/cli_server.ts";
@@ -229,4 +231,39 @@ print(out.strip(), round((time.monotonic() - started) * 1000))`;
   assert.equal(output.trim().split("\n").at(-1), "20");
   assert.ok(pending > 0, "the opens were accepted before their connects finished");
   for (const ms of times) assert.ok(ms < 500, `a login + exec took ${ms} ms`);
+});
+
+test("150 idle TCP connections against maxUnauthenticated 100: logins still succeed (paramiko)", async () => {
+  // The library's defaults (sshd's MaxStartups 10:30:100), not the DemoServer's (1000).
+  await using ds = await DemoServer.start({
+    limits: { maxUnauthenticated: 100, maxUnauthenticatedStart: 10 },
+  });
+  const sockets = await Promise.all(Array.from({ length: 150 }, () =>
+    new Promise<Socket>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: ds.port }, () => resolve(socket));
+      socket.on("error", () => {});
+      socket.resume(); // reads the banner, says nothing
+    })));
+  await sleep(1500); // silent for over a second: idle
+  const script = `
+import sys, paramiko
+ok = 0
+for i in range(20):
+    try:
+        t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
+        c = t.open_session(timeout=10); c.exec_command("echo in")
+        if c.makefile().read() == b"in\\n": ok += 1
+        t.close()
+    except Exception as e:
+        print(repr(e), file=sys.stderr)
+print(ok)`;
+  const result = await python(script, [String(ds.port)]);
+  const dropped = sockets.filter((socket) => socket.destroyed || socket.readableEnded).length;
+  for (const socket of sockets) socket.destroy();
+  const succeeded = Number(result.stdout.trim());
+  console.log(
+    `idle connections: ${succeeded}/20 logins succeeded beside 150 silent connections ` +
+      `(${dropped} of them dropped: refused at the limit or making room)`,
+  );
+  assert.ok(succeeded >= 11, `only ${succeeded} of 20 logins succeeded: ${result.stderr}`);
 });

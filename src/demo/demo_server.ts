@@ -78,8 +78,9 @@ export interface DemoServerOptions {
   connectTimeout?: number;
   /**
    * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
-   * library's, except `maxUnauthenticated: 1000`: test suites open many
-   * connections at once.
+   * library's, except `maxUnauthenticated: 1000` and `maxUnauthenticatedStart:
+   * 1000` (no random early drop below it): test suites open many connections
+   * at once.
    */
   limits?: ServerLimits;
 }
@@ -205,7 +206,7 @@ export class DemoServer {
       hostKey: this.hostKey,
       authMethods: methods,
       algorithms: options.algorithms,
-      limits: { maxUnauthenticated: 1000, ...options.limits },
+      limits: { maxUnauthenticated: 1000, maxUnauthenticatedStart: 1000, ...options.limits },
     });
     this.port = this.bind.port;
     if (!isLoopback(this.host)) {
