@@ -77,6 +77,12 @@ export interface DemoServerOptions {
    */
   connectTimeout?: number;
   /**
+   * Timeline entries kept, and clients listed in `clients`: the oldest are
+   * dropped (and counted in `timelineDropped`), so a long-running server
+   * stays flat. Default 10000.
+   */
+  timelineLimit?: number;
+  /**
    * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
    * library's, except `maxUnauthenticated: 1000` and `maxUnauthenticatedStart:
    * 1000` (no random early drop below it): test suites open many connections
@@ -158,7 +164,7 @@ export class DemoServer {
   readonly allowAuthNone: boolean;
   /** Keys accepted for public key auth. */
   readonly authorizedKeys: SshKey[];
-  /** Every client that connected, in order. */
+  /** The clients that connected, in order: the latest `timelineLimit`. */
   readonly clients: DemoClient[] = [];
   /** The address listened on. */
   readonly host: string;
@@ -166,8 +172,9 @@ export class DemoServer {
   readonly port: number;
   /** The host key. */
   readonly hostKey: SshKey;
-  readonly #timeline = new Timeline();
+  readonly #timeline: Timeline;
   readonly #options: DemoServerOptions;
+  #connectionCount = 0;
   readonly #sessions = new Set<Session>();
   readonly #commands = new Set<RunningCommand>();
   readonly #forwards = new Set<Promise<unknown>>();
@@ -182,6 +189,7 @@ export class DemoServer {
 
   private constructor(options: DemoServerOptions) {
     this.#options = options;
+    this.#timeline = new Timeline(options.timelineLimit);
     this.verbose = options.verbose ?? false;
     this.password = options.password ?? "foo";
     this.allowAuthNone = options.allowAuthNone ?? false;
@@ -236,9 +244,14 @@ export class DemoServer {
     return `${host} ${this.hostKey.toPublicKeyString()}`;
   }
 
-  /** Everything that happened, oldest first. */
+  /** What happened, oldest first: the latest `timelineLimit` entries. */
   get timeline(): readonly TimelineEntry[] {
     return this.#timeline.entries;
+  }
+
+  /** Timeline entries dropped because it was full (see `timelineLimit`). */
+  get timelineDropped(): number {
+    return this.#timeline.dropped;
   }
 
   /** Prints the timeline as a table (never throws). */
@@ -269,7 +282,7 @@ export class DemoServer {
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
     const client: DemoClient = {
-      id: this.clients.length + 1,
+      id: ++this.#connectionCount,
       peer: peer ? `${peer.address}:${peer.port}` : "unknown",
       user: undefined,
       authMethod: undefined,
@@ -277,6 +290,7 @@ export class DemoServer {
       commands: [],
     };
     this.clients.push(client);
+    if (this.clients.length > this.#timeline.limit) this.clients.shift();
     const record = this.#recorder(client);
     const reverse = new ReverseForwarding(session, this.host, record);
     this.#connections.set(session, { client, record, reverse });
