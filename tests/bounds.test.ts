@@ -267,3 +267,20 @@ print(ok)`;
   );
   assert.ok(succeeded >= 11, `only ${succeeded} of 20 logins succeeded: ${result.stderr}`);
 });
+
+test("timeline: at most timelineLimit entries and clients, the oldest dropped and counted; ids go on", async () => {
+  await using ds = await DemoServer.start({ timelineLimit: 20 });
+  for (let i = 0; i < 6; i++) {
+    const result = await sshWithPassword(ds.port, "foo", "echo hi");
+    assert.equal(result.stdout, "hi\n", result.stderr);
+  }
+  await sleep(200);
+  assert.equal(ds.timeline.length, 20);
+  assert.ok(ds.timelineDropped > 20, `${ds.timelineDropped} dropped`);
+  assert.equal(ds.clients.at(-1)!.id, 6);
+  assert.equal(ds.timeline.at(-1)!.event, "disconnected");
+  let printed = "";
+  ds.printTimeline((text) => printed = text);
+  assert.match(printed, new RegExp(`\\(${ds.timelineDropped} older entries dropped\\)`));
+  assert.throws(() => DemoServer.start({ timelineLimit: 0 }), RangeError);
+});
