@@ -9,6 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { DemoServer } from "../src/demo/mod.ts";
@@ -143,6 +144,30 @@ print("room again")`;
   const result = await python(script, [String(server.port)]);
   assert.equal(result.stdout, "16\nroom again\n", result.stderr);
   assert.equal(limitLines(server, "maxReverseForwardsPerSession"), 1);
+});
+
+test("answers a client does not read: past twice the output mark the server stops reading it (ssh2)", async () => {
+  await using server = await startCli(["--verbose"]);
+  const baseline = await baselineRss(server);
+  const peak = server.sampleRss();
+  const flood = fileURLToPath(new URL("./support/ssh2_flood.mjs", import.meta.url));
+  const result = await run("node", [
+    flood,
+    JSON.stringify({ port: server.port, password: "foo", seconds: 8 }),
+  ]);
+  const growth = peak.stop() - baseline;
+  const report = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "{}");
+  console.log(
+    `unread answers: ${report.sent} requests sent, ${mebibytes(report.unsent)} MiB of them left unsent ` +
+      `once the server stopped reading (${limitLines(server, "sessionOutputHighWaterMark")} times); ` +
+      `server RSS peak +${mebibytes(growth)} MiB`,
+  );
+  assert.equal(report.ok, true, result.stderr);
+  const stops = limitLines(server, "sessionOutputHighWaterMark");
+  assert.ok(stops >= 1, "the server never stopped reading");
+  assert.ok(report.unsent > 0, "the client could send everything: the server went on reading");
+  // Reading on, the server held the answers: +12 MiB after 5 s of this, and growing.
+  assert.ok(growth <= 12 * MiB, `RSS grew by ${mebibytes(growth)} MiB`);
 });
 
 test("nothing lost: 512 MiB through sha256sum and through cat, server RSS bounded (OpenSSH)", async () => {
