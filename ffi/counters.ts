@@ -8,9 +8,11 @@
  *   packet adds at most `PACKET_OVERHEAD` to its payload (length, padding,
  *   MAC), so payload + overhead × packets − socket bytes, counted from the
  *   last moment the buffer was empty, bounds what the buffer holds;
- * - during a key re-exchange libssh queues packets unencrypted (0.10+): data
- *   handed to `ssh_channel_write` that did not raise the payload count waits
- *   there, and is counted until the payload count catches up.
+ * - once libssh itself started a key re-exchange (after its data or time
+ *   limit), it queues packets unencrypted until the client's answer: data
+ *   `ssh_channel_write` took without raising the payload count waits there,
+ *   and is counted until the payload count catches up. (Once the client's
+ *   answer came, `ssh_channel_write` takes nothing until the exchange ends.)
  *
  * The counters live in memory this object owns; keep it until `ssh_free`.
  *
