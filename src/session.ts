@@ -561,7 +561,7 @@ export class SessionCore {
       }
       if (granted && env) env.accepted();
       // An auth request left to libssh, or answered with its default, is refused.
-      const refused = message.type === RequestType.Auth && message.subtype !== AuthMethod.None &&
+      const refused = type === RequestType.Auth && subtype !== AuthMethod.None &&
         (message.refused || (!message.replied && result));
       if (refused && !this.authenticated) this.#authFailed();
       return message.replied ? 0 : (result ? 1 : 0);

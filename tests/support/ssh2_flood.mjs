@@ -1,4 +1,3 @@
-// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript run by Node
 // A client (npm `ssh2`) that floods the server with global requests that want
 // an answer (keepalive@openssh.com) for SECONDS and never reads the answers.
 // Prints one JSON line: how many it sent and how many bytes it could not send
