@@ -318,6 +318,7 @@ export class ChannelCore {
   request(what: string, fn: () => number): void {
     this.assertSendable();
     const rc = this.session.call(fn);
+    this.session.noteActivity();
     this.session.updateInterest();
     if (rc === SSH_ERROR) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });

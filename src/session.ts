@@ -252,8 +252,16 @@ export class SessionCore {
   sendData(write: () => number): number {
     const payloadBefore = this.#counters.payload();
     const written = this.call(write);
-    if (written > 0) this.#counters.wrote(written, payloadBefore);
+    if (written > 0) {
+      this.#counters.wrote(written, payloadBefore);
+      this.noteActivity();
+    }
     return written;
+  }
+
+  /** Traffic went out: the idle timeout counts from now (incoming traffic counts in `#onReady`). */
+  noteActivity(): void {
+    if (this.#limits?.limits.idleTimeout !== undefined) this.#lastActivity = Date.now();
   }
 
   /** Waits until the socket is ready for the key exchange to go on. */
