@@ -164,6 +164,9 @@ export function openNodeBackend(libraryPath: string): Backend {
       if (length === 0) return new Uint8Array(0);
       return new Uint8Array(koffi.view(toKoffi(pointer), length).slice(0));
     },
+    copyInto(pointer, target): void {
+      if (target.length > 0) target.set(new Uint8Array(koffi.view(toKoffi(pointer), target.length)));
+    },
     address(pointer): bigint {
       return toKoffi(pointer) ?? 0n;
     },

@@ -20,8 +20,8 @@ import {
 } from "../ffi/constants.ts";
 import { cString } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
-import { POLLIN } from "../ffi/platform.ts";
-import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
+import { ECONNABORTED, EINTR, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../ffi/platform.ts";
+import { claimDescriptors, isExhaustion, lastErrno, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";
 import { AuthMethod, authMethodMask } from "./auth.ts";
 import { closedError, fileError, SshError } from "./errors.ts";
@@ -30,12 +30,18 @@ import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
 import { acceptedSession, type Session, sessionCore } from "./session.ts";
-import { type LimitName, resolveLimits, type ServerLimits } from "./limits.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
 const ACCEPT_BATCH = 64;
 /** The listen() backlog (the kernel caps it at net.core.somaxconn). */
 const LISTEN_BACKLOG = 1024;
+/**
+ * How long accepting pauses when the system has no descriptor (or memory) for
+ * the next connection, as nginx does: the connections stay queued, and
+ * polling the listening socket meanwhile would spin.
+ */
+const ACCEPT_RETRY_MS = 500;
 
 /** Algorithm lists (comma-separated, in libssh/OpenSSH syntax) a server accepts. */
 export interface BindAlgorithms {
@@ -189,6 +195,7 @@ export class Bind {
   readonly #mutex = new Mutex();
   #watch: Watch | undefined;
   #acceptor: Acceptor | undefined;
+  #acceptRetry: ReturnType<typeof setTimeout> | undefined;
   #message: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
 
   /**
@@ -359,8 +366,18 @@ export class Bind {
     const fd = native().libssh.ssh_bind_get_fd(handle);
     this.#watch = reactor.watch(fd, POLLIN, () => {
       // Take every waiting connection (up to a bound, so sessions get their turn too).
-      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(); i++);
+      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(fd); i++);
     });
+  }
+
+  /** Out of descriptors or memory: stop polling the listening socket for a while. */
+  #pauseAccepting(): void {
+    this.#watch?.setEvents(0);
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = setTimeout(() => {
+      this.#acceptRetry = undefined;
+      this.#watch?.setEvents(POLLIN);
+    }, ACCEPT_RETRY_MS);
   }
 
   /** Stops accepting (the bind stays open). */
@@ -369,20 +386,46 @@ export class Bind {
     this.#acceptor = undefined;
     this.#watch?.close();
     this.#watch = undefined;
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = undefined;
     acceptor?.stop();
   }
 
-  /** Accepts one waiting connection; false when there was none. */
-  #acceptOne(): boolean {
+  /**
+   * Accepts one waiting connection; false when there is none (or accepting
+   * paused). The accept is ours, not `ssh_bind_accept`'s, so that its errno
+   * tells "nothing waiting" from "no descriptor left", which must not spin.
+   */
+  #acceptOne(listenFd: number): boolean {
     const handle = this.#handle;
     const acceptor = this.#acceptor;
     if (handle === null || !acceptor) return false;
-    const { libssh } = native();
+    const backend = native();
+    const { libssh, libc } = backend;
+    const fd = libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const errno = lastErrno(backend);
+      if (errno === EINTR || errno === ECONNABORTED) return true;
+      if (isExhaustion(errno)) this.#pauseAccepting();
+      return false; // EAGAIN: nothing (more) to accept
+    }
+    try {
+      claimDescriptors(backend, "accept", fd);
+    } catch {
+      return true; // closed at once: descriptors are running out (the client sees the connection closed)
+    }
     const sessionHandle = libssh.ssh_new();
-    if (sessionHandle === null) return false;
-    if (libssh.ssh_bind_accept(handle, sessionHandle) !== SSH_OK) {
-      libssh.ssh_free(sessionHandle); // nothing (more) to accept
+    if (sessionHandle === null) {
+      libc.close(fd);
+      this.#pauseAccepting();
       return false;
+    }
+    if (libssh.ssh_bind_accept_fd(handle, sessionHandle, fd) !== SSH_OK) {
+      // The session owns the socket once libssh got that far; else it is still ours.
+      const owned = libssh.ssh_get_fd(sessionHandle) === fd;
+      libssh.ssh_free(sessionHandle);
+      if (!owned) libc.close(fd);
+      return true;
     }
     const session = acceptedSession(sessionHandle);
     try {
@@ -411,6 +454,33 @@ export class Bind {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Which connection to drop, if any, when `newcomer` arrives while `waiting`
+ * (oldest first) are not logged in yet; like sshd's `MaxStartups
+ * start:rate:full`, but what is dropped first is a connection that idles
+ * (see `SessionCore.startupStage`), the oldest of those: from `start` on
+ * with a probability rising from `rate`% to 100% at `full` (random early
+ * drop), and at `full` always. Only at `full` with no idle one is the
+ * newcomer refused. So idle connections cannot lock anyone out, and a burst
+ * of clients that log in is never refused below `full`.
+ */
+function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimits): Session | undefined {
+  const full = limits.maxUnauthenticated;
+  const start = Math.min(limits.maxUnauthenticatedStart, full);
+  const count = waiting.size;
+  if (count < start) return undefined;
+  if (count < full) {
+    const percent = limits.maxUnauthenticatedRate +
+      (100 - limits.maxUnauthenticatedRate) * (count - start) / (full - start);
+    if (Math.random() * 100 >= percent) return undefined;
+  }
+  const now = Date.now();
+  for (const session of waiting) {
+    if (sessionCore(session).startupStage(now) === 0) return session;
+  }
+  return count < full ? undefined : newcomer;
 }
 
 /**
@@ -466,10 +536,12 @@ export function listen(
   const abort = (): void => stopAccepting(bind);
   startAccepting(bind, {
     onSession: (session) => {
-      if (unauthenticated.size >= limits.maxUnauthenticated) {
-        reportLimit(session, "maxUnauthenticated");
-        void session.close();
-        return;
+      const dropped = makeRoom(unauthenticated, session, limits);
+      if (dropped) {
+        reportLimit(dropped, "maxUnauthenticated");
+        unauthenticated.delete(dropped);
+        void dropped.close();
+        if (dropped === session) return;
       }
       unauthenticated.add(session);
       const core = sessionCore(session);

@@ -59,7 +59,13 @@ const SERVER_CALLBACK_NAMES: readonly ServerCallbackName[] = [
 
 /** The functions of a `ChannelCallbacks`; all optional. */
 export interface ChannelCallbackFunctions<U = unknown> {
-  /** Data from the client; return how many bytes you consumed (nothing: all of them). */
+  /**
+   * Data from the client; return how many bytes you consumed (nothing: all of
+   * them). Return fewer to apply back-pressure: libssh keeps the rest and the
+   * client's window stops growing; take it with `channel.read()` once you
+   * have room (it is offered again only when new data arrives). `data` is
+   * yours to keep; it comes in pieces of at most 64 KiB.
+   */
   onData?: (
     session: Session,
     channel: SshChannel,

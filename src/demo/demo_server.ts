@@ -122,14 +122,23 @@ export interface DemoServerOptions {
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
-   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds.
-   * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
+   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds. The
+   * open is answered after at most a few ms of it (a loopback target is known
+   * by then); a slower connect goes on after the channel was accepted, which
+   * is closed if it fails (see the README). Default 2000.
    */
   connectTimeout?: number;
   /**
+   * Timeline entries kept, and clients listed in `clients`: the oldest are
+   * dropped (and counted in `timelineDropped`), so a long-running server
+   * stays flat. Default 10000.
+   */
+  timelineLimit?: number;
+  /**
    * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
-   * library's, except `maxUnauthenticated: 1000`: test suites open many
-   * connections at once.
+   * library's, except `maxUnauthenticated: 1000` and `maxUnauthenticatedStart:
+   * 1000` (no random early drop below it): test suites open many connections
+   * at once.
    */
   limits?: ServerLimits;
 }
@@ -257,7 +266,7 @@ export class DemoServer {
   readonly authMethods: readonly DemoAuthMethod[];
   /** Keys accepted for public key auth. */
   readonly authorizedKeys: SshKey[];
-  /** Every client that connected, in order. */
+  /** The clients that connected, in order: the latest `timelineLimit`. */
   readonly clients: DemoClient[] = [];
   /** The address listened on. */
   readonly host: string;
@@ -265,8 +274,9 @@ export class DemoServer {
   readonly port: number;
   /** The host key. */
   readonly hostKey: SshKey;
-  readonly #timeline = new Timeline();
+  readonly #timeline: Timeline;
   readonly #options: DemoServerOptions;
+  #connectionCount = 0;
   readonly #sessions = new Set<Session>();
   readonly #commands = new Set<RunningCommand>();
   readonly #forwards = new Set<Promise<unknown>>();
@@ -281,6 +291,7 @@ export class DemoServer {
 
   private constructor(options: DemoServerOptions) {
     this.#options = options;
+    this.#timeline = new Timeline(options.timelineLimit);
     this.verbose = options.verbose ?? false;
     this.password = options.password ?? "foo";
     this.authMethods = Object.freeze(offeredAuthMethods(options.authMethods, options.allowAuthNone ?? false));
@@ -304,7 +315,7 @@ export class DemoServer {
       hostKey: this.hostKey,
       authMethods: this.authMethods.map((method) => AUTH_METHODS[method]),
       algorithms: options.algorithms,
-      limits: { maxUnauthenticated: 1000, ...options.limits },
+      limits: { maxUnauthenticated: 1000, maxUnauthenticatedStart: 1000, ...options.limits },
     });
     this.port = this.bind.port;
     if (!isLoopback(this.host)) {
@@ -344,9 +355,14 @@ export class DemoServer {
     return `${host} ${this.hostKey.toPublicKeyString()}`;
   }
 
-  /** Everything that happened, oldest first. */
+  /** What happened, oldest first: the latest `timelineLimit` entries. */
   get timeline(): readonly TimelineEntry[] {
     return this.#timeline.entries;
+  }
+
+  /** Timeline entries dropped because it was full (see `timelineLimit`). */
+  get timelineDropped(): number {
+    return this.#timeline.dropped;
   }
 
   /** Prints the timeline as a table through `print` (default `console.log`); never throws. */
@@ -379,7 +395,7 @@ export class DemoServer {
     const peer = session.peerAddress;
     let markClosed!: () => void;
     const client: DemoClient = {
-      id: this.clients.length + 1,
+      id: ++this.#connectionCount,
       peer: peer ? `${peer.address}:${peer.port}` : "unknown",
       user: undefined,
       authMethod: undefined,
@@ -388,6 +404,7 @@ export class DemoServer {
       closed: new Promise((resolve) => markClosed = resolve),
     };
     this.clients.push(client);
+    if (this.clients.length > this.#timeline.limit) this.clients.shift();
     const record = this.#recorder(client);
     const reverse = new ReverseForwarding(session, this.host, record);
     this.#connections.set(session, { client, record, reverse });
@@ -602,7 +619,6 @@ export class DemoServer {
           start([binary], `subsystem:${subsystem}`, false);
           return true;
         },
-        onData: (_s, _c, data) => running?.input(data),
         onEof: () => running?.endInput(),
         onSignal: (_s, _c, signal) => {
           record("signal", { signal });

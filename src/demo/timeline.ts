@@ -64,18 +64,33 @@ function describe(data: Record<string, unknown>): string {
   return text.length > DATA_WIDTH ? `${text.slice(0, DATA_WIDTH - 1)}…` : text;
 }
 
-/** A list of timeline entries that can print itself. */
+/** A list of timeline entries that can print itself; it keeps the newest `limit` (the oldest are dropped and counted). */
 export class Timeline {
   readonly #start = performance.now();
+  /** Entries kept at most. */
+  readonly limit: number;
   /** The entries, oldest first. */
   readonly entries: TimelineEntry[] = [];
+  /** Entries dropped because the timeline was full. */
+  dropped = 0;
   /** Called with each new entry (the `verbose` printer). */
   onEntry: ((entry: TimelineEntry) => void) | undefined;
+
+  constructor(limit: number = 10_000) {
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new RangeError("the timeline limit must be a positive integer");
+    }
+    this.limit = limit;
+  }
 
   /** Records an event. */
   record(client: number, event: string, data: Record<string, unknown> = {}): void {
     const entry = { time: Math.round((performance.now() - this.#start) * 10) / 10, client, event, data };
     this.entries.push(entry);
+    if (this.entries.length > this.limit) {
+      this.entries.shift();
+      this.dropped++;
+    }
     try {
       this.onEntry?.(entry);
     } catch { /* a failing printer must not break the server */ }
@@ -91,6 +106,7 @@ export class Timeline {
   /** The whole timeline as a table. */
   toString(): string {
     const header = `  time ms  client  ${"event".padEnd(18)}  data`;
-    return [header, ...this.entries.map(Timeline.format)].join("\n");
+    const dropped = this.dropped > 0 ? [`(${this.dropped} older entries dropped)`] : [];
+    return [header, ...dropped, ...this.entries.map(Timeline.format)].join("\n");
   }
 }
