@@ -46,7 +46,6 @@ export const AI_NUMERICSERV = 0x0400;
 
 export const TIOCSWINSZ = 0x5414;
 
-export const EPERM = 1;
 export const EINTR = 4;
 export const EIO = 5;
 export const EAGAIN = 11;

@@ -15,7 +15,7 @@
 
 import { native } from "../ffi/load.ts";
 import { EpollPoller, type Poller } from "../ffi/poller.ts";
-import { EEXIST, EPERM, POLLERR, POLLHUP, POLLNVAL } from "../ffi/platform.ts";
+import { EEXIST, POLLERR, POLLHUP, POLLNVAL } from "../ffi/platform.ts";
 
 /** Microtask turns the loop yields after dispatching, before it waits again. */
 const SETTLE_TURNS = 16;
@@ -37,11 +37,11 @@ export class Watch {
   /** Whether the poller watches `fd` for this watch (false while paused, or once closed). */
   registered = false;
   /**
-   * Set when the poller refused the descriptor: reported at every turn
-   * without waiting, as poll() would report it (a regular file is always
-   * ready, a bad descriptor is `POLLNVAL`).
+   * Set when the poller refused the descriptor (closed, or a kind epoll
+   * cannot watch such as a regular file): `POLLNVAL` is reported at every
+   * turn, as poll() reports a bad descriptor, until the watch pauses or closes.
    */
-  refused: "always-ready" | "invalid" | undefined;
+  refused = false;
   closed = false;
 
   constructor(fd: number, key: number, onReady: ReadyHandler) {
@@ -107,7 +107,7 @@ class Reactor {
       // Stays reported at every turn.
     } else if (watch.registered) {
       const errno = poller.modify(watch.fd, watch.key, events);
-      if (errno !== 0) this.#refuse(watch, errno); // closed behind our back: report it, as poll() would
+      if (errno !== 0) this.#refuse(watch); // closed behind our back: report it, as poll() would
     } else {
       this.#register(watch, poller);
     }
@@ -126,7 +126,7 @@ class Reactor {
       return;
     }
     if (errno !== 0) {
-      this.#refuse(watch, errno);
+      this.#refuse(watch);
       return;
     }
     const previous = this.#byFd.get(watch.fd);
@@ -141,10 +141,10 @@ class Reactor {
     this.#active++;
   }
 
-  /** The poller refused the descriptor: report what poll() would have, at every turn. */
-  #refuse(watch: Watch, errno: number): void {
+  /** The poller refused the descriptor: report `POLLNVAL` at every turn, as poll() would. */
+  #refuse(watch: Watch): void {
     if (watch.registered) this.#unregister(watch);
-    watch.refused = errno === EPERM ? "always-ready" : "invalid";
+    watch.refused = true;
     this.#refused.add(watch);
     this.#active++;
   }
@@ -154,7 +154,7 @@ class Reactor {
       poller.remove(watch.fd);
       this.#unregister(watch);
     } else if (watch.refused) {
-      watch.refused = undefined;
+      watch.refused = false;
       this.#refused.delete(watch);
       this.#active--;
     }
@@ -197,7 +197,7 @@ class Reactor {
         }
         for (const watch of this.#refused) {
           if (watch.refused && watch.events !== 0) {
-            this.#dispatch(watch, watch.refused === "invalid" ? POLLNVAL : watch.events);
+            this.#dispatch(watch, POLLNVAL);
           }
         }
         // The handlers' promise continuations usually change what to wait for (a stream reads
