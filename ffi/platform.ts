@@ -40,6 +40,7 @@ export const SOCK_STREAM = 1;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SO_REUSEADDR = 2;
+export const SO_REUSEPORT = 15;
 export const SO_ERROR = 4;
 export const SHUT_WR = 1;
 export const AI_NUMERICSERV = 0x0400;

@@ -215,6 +215,13 @@ export const libsshSymbols = {
     parameters: ["pointer"], // ssh_bind ssh_bind_o
     result: "i32", // socket_t
   },
+  ssh_bind_set_fd: {
+    parameters: [
+      "pointer", // ssh_bind ssh_bind_o
+      "i32", // socket_t fd
+    ],
+    result: "void",
+  },
   ssh_bind_accept: {
     parameters: [
       "pointer", // ssh_bind ssh_bind_o

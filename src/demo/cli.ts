@@ -1,7 +1,7 @@
 /**
  * The DemoServer as a command, for tests written in any language.
  *
- *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--password PW]
+ *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--reuse-port] [--password PW]
  *     [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
  *     [--kex LIST] [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
  *     [--verbose] [--timeline]
@@ -17,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { DemoServer } from "./demo_server.ts";
 
-const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--allow-auth-none]
+const USAGE = `usage: demo [--host ADDR] [--port N] [--reuse-port] [--password PW] [--allow-auth-none]
             [--authorized-keys FILE] [--host-key FILE] [--kex LIST] [--ciphers LIST]
             [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]`;
 
@@ -33,6 +33,7 @@ try {
     options: {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "0" },
+      "reuse-port": { type: "boolean", default: false },
       password: { type: "string", default: "foo" },
       "allow-auth-none": { type: "boolean", default: false },
       "authorized-keys": { type: "string" },
@@ -65,6 +66,7 @@ try {
   server = await DemoServer.start({
     host: values.host,
     port,
+    reusePort: values["reuse-port"],
     password: values.password,
     allowAuthNone: values["allow-auth-none"],
     authorizedKeys: values["authorized-keys"],

@@ -1,0 +1,47 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Bind, SshError, SshKey } from "../mod.ts";
+import { startBackground } from "./support/background.ts";
+import { scriptCommand, sshWithPassword } from "./support/clients.ts";
+
+const CLI = new URL("../src/demo/cli", import.meta.url);
+
+test("reusePort: two Binds share a port; without it the second one is refused", async () => {
+  const hostKey = SshKey.generate("ed25519");
+  await using first = new Bind({ hostKey, reusePort: true });
+  await using second = new Bind({ hostKey, port: first.port, reusePort: true });
+  assert.equal(second.port, first.port);
+  assert.throws(
+    () => new Bind({ hostKey, port: first.port }),
+    (error) => error instanceof SshError && error.code === "listen-failed",
+  );
+  assert.throws(() => new Bind({ hostKey, reusePort: "yes" as unknown as boolean }), TypeError);
+  hostKey.close();
+});
+
+test("CLI --reuse-port: two server processes on one port both serve connections", async () => {
+  const [command, args] = scriptCommand(CLI, ["--reuse-port", "--password", "pw"]);
+  await using first = startBackground(command, args);
+  const port = Number((await first.waitFor(/"port":(\d+)/, 30_000))[1]);
+  const [secondCommand, secondArgs] = scriptCommand(CLI, [
+    "--reuse-port",
+    "--port",
+    String(port),
+    "--password",
+    "pw",
+  ]);
+  await using second = startBackground(secondCommand, secondArgs);
+  assert.equal(Number((await second.waitFor(/"port":(\d+)/, 30_000))[1]), port);
+  // Each command reports the process that spawned it: the server that took the connection.
+  const servedBy = new Set<number>();
+  for (let batch = 0; batch < 4; batch++) {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => sshWithPassword(port, "pw", "echo $PPID")),
+    );
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      servedBy.add(Number(result.stdout.trim()));
+    }
+  }
+  assert.deepEqual([...servedBy].sort(), [first.child.pid, second.child.pid].sort());
+});
