@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
 import { Bind, SshError, SshKey } from "../mod.ts";
 import { startBackground } from "./support/background.ts";
-import { scriptCommand, sshWithPassword } from "./support/clients.ts";
+import { moduleUrl, scriptCommand, sshWithPassword } from "./support/clients.ts";
 
 const CLI = new URL("../src/demo/cli", import.meta.url);
 
@@ -44,4 +45,37 @@ test("CLI --reuse-port: two server processes on one port both serve connections"
     }
   }
   assert.deepEqual([...servedBy].sort(), [first.child.pid, second.child.pid].sort());
+});
+
+test("worker threads each load libssh and serve one port (reusePort)", async () => {
+  const script = moduleUrl(new URL("./support/serve_worker", import.meta.url));
+  const reply = <T>(worker: Worker): Promise<T> =>
+    new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+  const first = new Worker(script, { workerData: { port: 0 } });
+  const { port } = await reply<{ port: number }>(first);
+  const second = new Worker(script, { workerData: { port } });
+  try {
+    assert.equal((await reply<{ port: number }>(second)).port, port);
+    const results = await Promise.all(
+      Array.from({ length: 24 }, () => sshWithPassword(port, "pw", "head -c 100000 /dev/zero | wc -c")),
+    );
+    for (const result of results) assert.equal(result.stdout.trim(), "100000", result.stderr);
+    const counts: number[] = [];
+    for (const worker of [first, second]) {
+      worker.postMessage("count");
+      counts.push((await reply<{ clients: number }>(worker)).clients);
+    }
+    assert.equal(counts[0] + counts[1], 24);
+    assert.ok(counts[0] > 0 && counts[1] > 0, `connections reached one worker only: ${counts}`);
+  } finally {
+    // A worker's server is closed before the thread ends (see the README, "Using every core").
+    for (const worker of [first, second]) {
+      worker.postMessage("close");
+      await reply(worker);
+      await worker.terminate();
+    }
+  }
 });
