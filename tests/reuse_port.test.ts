@@ -47,6 +47,19 @@ test("CLI --reuse-port: two server processes on one port both serve connections"
   assert.deepEqual([...servedBy].sort(), [first.child.pid, second.child.pid].sort());
 });
 
+test("examples/every_core.ts: the processes it starts all serve its port", async () => {
+  const [command, args] = scriptCommand(new URL("../examples/every_core", import.meta.url), ["2"]);
+  await using launcher = startBackground(command, args);
+  const { port, pids } = JSON.parse((await launcher.waitFor(/\{"port".*\}/, 60_000))[0]);
+  assert.equal(pids.length, 2);
+  const servedBy = new Set<number>();
+  const results = await Promise.all(
+    Array.from({ length: 24 }, () => sshWithPassword(port, "foo", "echo $PPID")),
+  );
+  for (const result of results) servedBy.add(Number(result.stdout.trim()));
+  assert.deepEqual([...servedBy].sort(), [...pids].sort());
+});
+
 test("worker threads each load libssh and serve one port (reusePort)", async () => {
   const script = moduleUrl(new URL("./support/serve_worker", import.meta.url));
   const reply = <T>(worker: Worker): Promise<T> =>
