@@ -43,7 +43,11 @@ export function scaleChart(cells: Cells, servers: { name: string; label: string 
     }));
     const all = series.flatMap((s) => s.points);
     const maxHeld = Math.max(1, ...all.map((pt) => pt.held));
-    const maxValue = Math.max(0.1, ...all.map((pt) => pt.value)) * 1.1;
+    // Gridlines at round values: four steps of 1, 2 or 5 × a power of ten.
+    const rough = Math.max(0.1, ...all.map((pt) => pt.value)) / 4;
+    const power = 10 ** Math.floor(Math.log10(rough));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough)!;
+    const maxValue = step * 4;
     const x = (held: number): number => x0 + (held / maxHeld) * panelWidth;
     const y = (value: number): number => top + panelHeight - (value / maxValue) * panelHeight;
     parts.push(
@@ -62,7 +66,7 @@ export function scaleChart(cells: Cells, servers: { name: string; label: string 
         `<line x1="${x0}" y1="${y(value).toFixed(1)}" x2="${x0 + panelWidth}" y2="${
           y(value).toFixed(1)
         }" stroke="#eee"/>`,
-        `<text x="${x0 - 6}" y="${(y(value) + 4).toFixed(1)}" text-anchor="end">${value.toFixed(2)}</text>`,
+        `<text x="${x0 - 6}" y="${(y(value) + 4).toFixed(1)}" text-anchor="end">${+value.toFixed(2)}</text>`,
       );
     }
     for (const held of new Set(all.map((pt) => pt.held))) {
