@@ -58,7 +58,12 @@ export class Watch {
     reactor.update(this);
   }
 
-  /** Stops watching. Idempotent. Call it before closing the descriptor. */
+  /**
+   * Stops watching. Idempotent. Call it before closing the descriptor: epoll
+   * drops a closed descriptor from its set without reporting anything (poll()
+   * said POLLNVAL), so a watch whose descriptor someone else closes is never
+   * called again.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;

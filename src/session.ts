@@ -250,8 +250,23 @@ export class SessionCore {
     try {
       return fn();
     } finally {
-      if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
+      if (--this.#depth === 0) {
+        if (this.#deferred.length > 0) this.#runDeferred();
+        this.#noticeSocketClosed();
+      }
     }
+  }
+
+  /**
+   * libssh closes the socket itself when a read or write on it fails, also in
+   * the middle of a channel write. The reactor's epoll set drops a closed
+   * descriptor without a word (poll() used to report POLLNVAL), so the
+   * session looks after each libssh call: once its socket is gone, it is
+   * disconnected.
+   */
+  #noticeSocketClosed(): void {
+    if (this.disconnected || this.#destroyed) return;
+    if (this.backend.libssh.ssh_get_fd(this.handle) !== this.#fd) this.markDisconnected();
   }
 
   /** Runs `fn` now, or right after the libssh call in progress returns. */
