@@ -343,7 +343,7 @@ export class SessionCore {
   /**
    * Runs `ssh_event_dopoll(event, 0)` until the socket has nothing more (or a
    * batch limit, so other sessions get their turn). libssh reads at most 4 KiB
-   * per call: one call per wake-up of the reactor would cost a poll() round
+   * per call: one call per wake-up of the reactor would cost a wait round
    * trip through the worker thread for every 4 KiB of a bulk transfer.
    */
   #drain(event: Pointer): number {
@@ -361,7 +361,7 @@ export class SessionCore {
   #connectionEnded(revents: number): boolean {
     const status = this.backend.libssh.ssh_get_status(this.handle);
     if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) return true;
-    // A hang-up libssh did not notice would make poll() return at once forever.
+    // A hang-up libssh did not notice would make every wait return at once, forever (level-triggered).
     return (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0 && (revents & POLLIN) === 0;
   }
 
