@@ -13,6 +13,7 @@
  * @module
  */
 
+import process from "node:process";
 import { native } from "../ffi/load.ts";
 import { EpollPoller, type Poller } from "../ffi/poller.ts";
 import { EEXIST, POLLERR, POLLHUP, POLLNVAL } from "../ffi/platform.ts";
@@ -104,7 +105,7 @@ class Reactor {
 
   /** Brings the poller's set in line with `watch.events`. */
   update(watch: Watch): void {
-    const poller = this.#poller ??= new EpollPoller(native());
+    const poller = this.#poller ??= this.#createPoller();
     const events = watch.events;
     if (events === 0) {
       this.#deactivate(watch, poller);
@@ -121,6 +122,14 @@ class Reactor {
     } else if (!this.#running) {
       void this.#run(poller);
     }
+  }
+
+  #createPoller(): Poller {
+    const poller = new EpollPoller(native());
+    // Node joins its thread pool when the process exits, and one of its threads waits in
+    // epoll_wait for as long as a server listens: process.exit() would never return.
+    process.once("exit", () => poller.wake());
+    return poller;
   }
 
   #register(watch: Watch, poller: Poller): void {
