@@ -199,7 +199,9 @@ test("nothing lost: 512 MiB through sha256sum and through cat, server RSS bounde
     );
     assert.equal(digest.stdout.split(" ")[0], expected, digest.stderr);
     assert.equal(roundTrip.stdout.split(" ")[0], expected, roundTrip.stderr);
-    assert.ok(growth <= 64 * MiB, `RSS grew by ${mebibytes(growth)} MiB`);
+    // Bounded, not proportional to the 1 GiB moved (407 MiB before the input bounds). The peak
+    // measured +40 to +54 MiB alone and +85 MiB on a machine loaded by other test runs.
+    assert.ok(growth <= 128 * MiB, `RSS grew by ${mebibytes(growth)} MiB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
