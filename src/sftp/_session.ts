@@ -160,17 +160,18 @@ export class SftpSession {
     parse: Parse<T>,
     payload?: Uint8Array,
   ): Promise<T> {
+    let packet: Uint8Array;
+    let id = this.#nextId;
     try {
       this.live();
+      while (this.#pending.has(id)) id = (id + 1) >>> 0;
+      const writer = new PacketWriter(type).uint32(id);
+      build(writer); // throws for arguments the protocol cannot carry
+      packet = writer.finish(payload?.length ?? 0);
     } catch (error) {
       return Promise.reject(error);
     }
-    let id = this.#nextId;
-    while (this.#pending.has(id)) id = (id + 1) >>> 0;
     this.#nextId = (id + 1) >>> 0;
-    const writer = new PacketWriter(type).uint32(id);
-    build(writer);
-    const packet = writer.finish(payload?.length ?? 0);
     const result = new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { parse, resolve: resolve as (value: unknown) => void, reject });
     });

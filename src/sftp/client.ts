@@ -330,7 +330,7 @@ export class SftpClient {
     const handle = await this.#request(
       PacketType.Opendir,
       (w) => w.string(path),
-      expectHandle("opendir", path),
+      expectHandle("readdir", path),
     );
     const entries: SftpDirEntry[] = [];
     try {

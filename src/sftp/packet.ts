@@ -81,17 +81,20 @@ export class PacketWriter {
   }
 
   uint8(value: number): this {
-    this.#bytes[this.#reserve(1)] = value;
+    const at = this.#reserve(1);
+    this.#bytes[at] = value;
     return this;
   }
 
   uint32(value: number): this {
-    this.#view.setUint32(this.#reserve(4), value);
+    const at = this.#reserve(4);
+    this.#view.setUint32(at, value);
     return this;
   }
 
   uint64(value: number): this {
-    this.#view.setBigUint64(this.#reserve(8), BigInt(value));
+    const at = this.#reserve(8);
+    this.#view.setBigUint64(at, BigInt(value));
     return this;
   }
 
@@ -99,7 +102,8 @@ export class PacketWriter {
   string(value: string | Uint8Array): this {
     const bytes = typeof value === "string" ? encoder.encode(value) : value;
     this.uint32(bytes.length);
-    this.#bytes.set(bytes, this.#reserve(bytes.length));
+    const at = this.#reserve(bytes.length); // before reading #bytes: reserving may replace it
+    this.#bytes.set(bytes, at);
     return this;
   }
 

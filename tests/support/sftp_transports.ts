@@ -11,7 +11,8 @@
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
-import type { SftpTransport } from "../../mod.ts";
+import { SftpClient, type SftpClientOptions, type SftpTransport } from "../../mod.ts";
+import { DemoServer } from "../../src/demo/mod.ts";
 import { SSH_OPTIONS } from "./clients.ts";
 
 /** OpenSSH's sftp-server binary (Debian's openssh-sftp-server). */
@@ -86,4 +87,37 @@ export function sshSubsystem(port: number, password: string): ProcessTransport {
     "tester@127.0.0.1",
     "sftp",
   ]);
+}
+
+/** The two real servers every SFTP test runs against. */
+export const SFTP_SERVERS = ["sftp-server on pipes", "DemoServer through ssh -s"] as const;
+/** One of `SFTP_SERVERS`. */
+export type SftpServerKind = typeof SFTP_SERVERS[number];
+
+/** An `SftpClient` connected to a real server; disposing it closes the client, then the DemoServer if any. */
+export interface ConnectedSftp {
+  sftp: SftpClient;
+  transport: ProcessTransport;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Opens an `SftpClient` to `kind`: sftp-server spawned here, or a DemoServer's subsystem through `ssh -s`. */
+export async function connectSftp(kind: SftpServerKind, options: SftpClientOptions = {}): Promise<ConnectedSftp> {
+  const password = "sftp-pass";
+  const demo = kind === "DemoServer through ssh -s" ? await DemoServer.start({ password }) : undefined;
+  const transport = demo ? sshSubsystem(demo.port, password) : sftpServerProcess();
+  try {
+    const sftp = await SftpClient.over(transport, options);
+    return {
+      sftp,
+      transport,
+      [Symbol.asyncDispose]: async () => {
+        await sftp.close();
+        await demo?.close();
+      },
+    };
+  } catch (error) {
+    await demo?.close();
+    throw new Error(`${kind}: ${error} (stderr: ${transport.stderr()})`, { cause: error });
+  }
 }
