@@ -28,7 +28,11 @@ function tempDir(): { dir: string; [Symbol.dispose](): void } {
 }
 
 /** Asserts `promise` rejects with SshError "sftp" of `status` (any if undefined) naming `path`. */
-async function rejectsWith(promise: Promise<unknown>, status: string | undefined, path: string): Promise<void> {
+async function rejectsWith(
+  promise: Promise<unknown>,
+  status: string | undefined,
+  path: string,
+): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof SshError, String(error));
     assert.equal(error.code, "sftp", error.message);
@@ -69,7 +73,11 @@ for (const kind of SFTP_SERVERS) {
     assert.ok(statSync(`${dir}/deep/er/still`).isDirectory());
     await sftp.mkdir(`${dir}/deep/er`, { recursive: true }); // exists: fine
     writeFileSync(`${dir}/file-in-the-way`, "");
-    await rejectsWith(sftp.mkdir(`${dir}/file-in-the-way`, { recursive: true }), "failure", `${dir}/file-in-the-way`);
+    await rejectsWith(
+      sftp.mkdir(`${dir}/file-in-the-way`, { recursive: true }),
+      "failure",
+      `${dir}/file-in-the-way`,
+    );
     await rejectsWith(sftp.mkdir(`${dir}/missing/parent`), "no-such-file", `${dir}/missing/parent`);
 
     // writeFile, readFile, stat, lstat.
@@ -138,7 +146,12 @@ for (const kind of SFTP_SERVERS) {
     const vfs = await sftp.statvfs(dir);
     const df = await run("stat", ["-f", "-c", "%S %b %c %l", dir]);
     const [fragment, blocks, files, nameMax] = df.stdout.trim().split(" ").map(Number);
-    assert.deepEqual([vfs.fragmentSize, vfs.blocks, vfs.files, vfs.nameMax], [fragment, blocks, files, nameMax]);
+    assert.deepEqual([vfs.fragmentSize, vfs.blocks, vfs.files, vfs.nameMax], [
+      fragment,
+      blocks,
+      files,
+      nameMax,
+    ]);
     assert.ok(vfs.availableBlocks <= vfs.freeBlocks && vfs.freeBlocks <= vfs.blocks);
     assert.equal(typeof vfs.fsid, "bigint");
 

@@ -22,6 +22,7 @@ import {
   type SftpDirEntry,
 } from "./responses.ts";
 import {
+  checkTransferOptions,
   downloadTo,
   readWhole,
   type SftpReadFileOptions,
@@ -506,6 +507,7 @@ export class SftpClient {
 
   /** A remote file's content (at most `maxLength` bytes, default 1 GiB). */
   async readFile(path: string, options: SftpReadFileOptions = {}): Promise<Uint8Array> {
+    checkTransferOptions(options);
     await using file = await this.open(path, "r");
     return await readWhole(file, options);
   }
@@ -516,6 +518,7 @@ export class SftpClient {
     data: Uint8Array | string,
     options: SftpWriteFileOptions = {},
   ): Promise<void> {
+    checkTransferOptions(options);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const chunkSize = this.#writeChunk(options);
     await using file = await this.open(path, options.flags ?? "w", options.mode);
@@ -527,9 +530,9 @@ export class SftpClient {
    * `concurrency` writes in flight; resolves to the bytes copied.
    */
   async upload(local: string | URL, remote: string, options: SftpTransferOptions = {}): Promise<number> {
+    checkTransferOptions(options);
     const chunkSize = this.#writeChunk(options);
-    await using file = await this.open(remote, "w");
-    return await uploadFrom(local, file, { ...options, chunkSize });
+    return await uploadFrom(local, () => this.open(remote, "w"), { ...options, chunkSize });
   }
 
   /**
@@ -537,6 +540,7 @@ export class SftpClient {
    * `concurrency` reads in flight; resolves to the bytes copied.
    */
   async download(remote: string, local: string | URL, options: SftpTransferOptions = {}): Promise<number> {
+    checkTransferOptions(options);
     await using file = await this.open(remote, "r");
     return await downloadTo(file, local, options);
   }

@@ -8,7 +8,7 @@
 
 import { open } from "node:fs/promises";
 import { fileError, SshError } from "../errors.ts";
-import { concat, type SftpFile } from "./file.ts";
+import { concat, DEFAULT_CONCURRENCY, positiveOption, type SftpFile } from "./file.ts";
 import { abortedError } from "./pipeline.ts";
 
 /**
@@ -52,6 +52,12 @@ export interface SftpTransferOptions {
 export interface SftpReadFileOptions extends SftpTransferOptions {
   /** The most bytes read; a longer file rejects with `SshError` `"sftp"` / `"failure"`. Default 1 GiB. */
   maxLength?: number;
+}
+
+/** Checks the options every transfer takes, before anything is opened or sent. */
+export function checkTransferOptions(options: SftpTransferOptions): void {
+  positiveOption(options.concurrency, "concurrency", DEFAULT_CONCURRENCY);
+  positiveOption(options.chunkSize, "chunkSize", 1);
 }
 
 /** Transfer options with the chunk size chosen (from the server's limits, by `SftpClient`). */
@@ -146,12 +152,14 @@ export async function downloadTo(
 }
 
 /**
- * Copies the local file `local` into the remote `file` from offset 0 (local
- * reads of `chunkSize`, one request each); resolves to the bytes copied.
+ * Copies the local file `local` into the remote file `openRemote()` opens,
+ * from offset 0 (local reads of `chunkSize`, one request each); resolves to
+ * the bytes copied. The local file is opened first: a missing one leaves
+ * the remote file untouched.
  */
 export async function uploadFrom(
   local: string | URL,
-  file: SftpFile,
+  openRemote: () => Promise<SftpFile>,
   options: ResolvedTransferOptions,
 ): Promise<number> {
   const source = await open(local, "r").catch((error) => {
@@ -159,6 +167,7 @@ export async function uploadFrom(
   });
   try {
     const total = (await source.stat()).size;
+    await using file = await openRemote();
     const { chunkSize } = options;
     const writer = file.writable(options).getWriter();
     let transferred = 0;

@@ -13,7 +13,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import { SftpClient, type SftpClientOptions, type SftpTransport } from "../../mod.ts";
 import { DemoServer } from "../../src/demo/mod.ts";
-import { SSH_OPTIONS } from "./clients.ts";
+import { scriptCommand, SSH_OPTIONS } from "./clients.ts";
 
 /** OpenSSH's sftp-server binary (Debian's openssh-sftp-server). */
 export const SFTP_SERVER = "/usr/lib/openssh/sftp-server";
@@ -101,10 +101,58 @@ export interface ConnectedSftp {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Opens an `SftpClient` to `kind`: sftp-server spawned here, or a DemoServer's subsystem through `ssh -s`. */
-export async function connectSftp(kind: SftpServerKind, options: SftpClientOptions = {}): Promise<ConnectedSftp> {
+/** A DemoServer: a port to connect to, and its end. */
+interface RunningDemo {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The DemoServer CLI in a process of its own (where its work cannot delay
+ * this process's event loop), stopped with SIGTERM by its PID.
+ */
+async function startDemoProcess(password: string): Promise<RunningDemo> {
+  const [command, args] = scriptCommand(new URL("../../src/demo/cli", import.meta.url), [
+    "--password",
+    password,
+  ]);
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const first = await new Promise<string>((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (data) => {
+      text += data;
+      if (text.includes("\n")) resolve(text.split("\n")[0]);
+    });
+    child.once(
+      "close",
+      (code) => reject(new Error(`the DemoServer CLI exited (${code}) before printing its port`)),
+    );
+  });
+  return {
+    port: JSON.parse(first).port,
+    close: async () => {
+      process.kill(child.pid!, "SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/**
+ * Opens an `SftpClient` to `kind`: sftp-server spawned here, or a
+ * DemoServer's subsystem through `ssh -s`; that DemoServer runs in this
+ * process unless `demoProcess` asks for the CLI in a process of its own.
+ */
+export async function connectSftp(
+  kind: SftpServerKind,
+  options: SftpClientOptions & { demoProcess?: boolean } = {},
+): Promise<ConnectedSftp> {
   const password = "sftp-pass";
-  const demo = kind === "DemoServer through ssh -s" ? await DemoServer.start({ password }) : undefined;
+  const demo: RunningDemo | undefined = kind !== "DemoServer through ssh -s"
+    ? undefined
+    : options.demoProcess
+    ? await startDemoProcess(password)
+    : await DemoServer.start({ password });
   const transport = demo ? sshSubsystem(demo.port, password) : sftpServerProcess();
   try {
     const sftp = await SftpClient.over(transport, options);
