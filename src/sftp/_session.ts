@@ -256,8 +256,7 @@ export class SftpSession {
     const reader = new PacketReader(body, 1);
     const type = body[0] as PacketType;
     if (this.#handshake) {
-      const handshake = this.#handshake;
-      this.#handshake = undefined;
+      // Read whole before the handshake is settled: a failure here rejects it (through #fail).
       if (type !== PacketType.Version) throw new MalformedPacketError(`type ${type} instead of the version`);
       const version = reader.uint32("version");
       if (version !== SFTP_VERSION) {
@@ -273,7 +272,8 @@ export class SftpSession {
       while (reader.remaining > 0) {
         extensions.set(reader.text("extension name"), reader.text("extension data"));
       }
-      handshake.resolve(extensions);
+      this.#handshake.resolve(extensions);
+      this.#handshake = undefined;
       return;
     }
     const id = reader.uint32("request id");

@@ -143,7 +143,7 @@ export class SftpFile {
     this.#context.session.request(
       PacketType.Read,
       (w) => w.string(this.#handle).uint64(offset).uint32(length),
-      expectData("read", this.path),
+      expectData("read", this.path, length),
     );
 
   #writeAt = (offset: number, data: Uint8Array): Promise<void> =>

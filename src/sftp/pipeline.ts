@@ -7,7 +7,6 @@
  */
 
 import { SshError } from "../errors.ts";
-import { sessionError } from "./status.ts";
 
 /** Reads up to `length` bytes at `offset`; an empty result is the end of the file. */
 export type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
@@ -76,13 +75,6 @@ export class PipelinedReader {
     if (data.length === 0) {
       await this.cancel();
       return null;
-    }
-    if (data.length > head.length) {
-      await this.cancel();
-      throw sessionError(
-        "bad-message",
-        `the SFTP server sent ${data.length} bytes for a read of ${head.length}`,
-      );
     }
     if (data.length < head.length) {
       this.#slots[0] = this.#request(head.offset + data.length, head.length - data.length);

@@ -73,10 +73,16 @@ export function expectAttributes(operation: string, path: string): Parse<SftpSta
   };
 }
 
-/** `DATA` (a view into the packet), or an empty array for `STATUS` EOF. */
-export function expectData(operation: string, path: string): Parse<Uint8Array> {
+/** `DATA` of at most `length` bytes (a view into the packet), or an empty array for `STATUS` EOF. */
+export function expectData(operation: string, path: string, length: number): Parse<Uint8Array> {
   return (response) => {
-    if (response.type === PacketType.Data) return response.reader.bytes("data");
+    if (response.type === PacketType.Data) {
+      const data = response.reader.bytes("data");
+      if (data.length > length) {
+        throw new MalformedPacketError(`${data.length} bytes for a read of ${length}`);
+      }
+      return data;
+    }
     if (response.type === PacketType.Status) {
       const code = response.reader.uint32("status code");
       if (code === STATUS_EOF) return new Uint8Array(0);
