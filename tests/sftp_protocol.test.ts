@@ -274,7 +274,6 @@ test("a status message is optional; codes of later protocol versions count as fa
 test("back-pressure: while the transport takes nothing, requests wait here, and leave in order", async () => {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => open = resolve);
-  let server!: FakeSftpServer;
   const written: Uint8Array[] = [];
   const writable = new WritableStream<Uint8Array>({
     write: async (chunk) => {
@@ -283,7 +282,7 @@ test("back-pressure: while the transport takes nothing, requests wait here, and 
       server.receive(chunk);
     },
   }, { highWaterMark: 1 });
-  server = new FakeSftpServer({ writable });
+  const server = new FakeSftpServer({ writable }); // the sink above runs after this line
   answering(server, (request) => packet(ATTRS, { u32: request.id! }, { u32: 0 }));
   await using sftp = await connect(server);
   const results = Array.from({ length: 100 }, (_, i) => sftp.stat(`/${i}`));
@@ -299,7 +298,6 @@ test("back-pressure: while the transport takes nothing, requests wait here, and 
 });
 
 test("a transport that fails ends every waiting request with sftp/connection-lost", async () => {
-  let server!: FakeSftpServer;
   let writes = 0;
   const writable = new WritableStream<Uint8Array>({
     write: (chunk) => {
@@ -307,7 +305,7 @@ test("a transport that fails ends every waiting request with sftp/connection-los
       server.receive(chunk);
     },
   });
-  server = new FakeSftpServer({ writable });
+  const server = new FakeSftpServer({ writable }); // the sink above runs after this line
   const sftp = await connect(server);
   await rejectsWith(sftp.stat("/a"), "sftp", "connection-lost", /broken pipe/);
   assert.equal(sftp.isOpen, false);

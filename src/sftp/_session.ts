@@ -221,32 +221,41 @@ export class SftpSession {
 
   async #readLoop(): Promise<void> {
     const onPacket = (body: Uint8Array): void => this.#dispatch(body);
-    try {
-      for (;;) {
-        const { value, done } = await this.#reader.read();
-        if (this.#failure) return;
-        if (done) {
-          const where = this.#framer.partial ? " in the middle of a packet" : "";
-          this.#fail(sessionError("connection-lost", `the SFTP server ended the session${where}`));
-          return;
-        }
-        if (!(value instanceof Uint8Array)) {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await this.#reader.read();
+      } catch (error) {
+        const failure = `reading from the SFTP transport failed: ${describe(error)}`;
+        this.#fail(sessionError("connection-lost", failure, error));
+        return;
+      }
+      if (this.#failure) return;
+      if (chunk.done) {
+        const where = this.#framer.partial ? " in the middle of a packet" : "";
+        this.#fail(sessionError("connection-lost", `the SFTP server ended the session${where}`));
+        return;
+      }
+      try {
+        if (!(chunk.value instanceof Uint8Array)) {
           throw new TypeError("the SFTP transport gave a chunk that is no Uint8Array");
         }
-        this.#framer.push(value, onPacket);
+        this.#framer.push(chunk.value, onPacket);
+      } catch (error) {
+        this.#fail(
+          error instanceof MalformedPacketError
+            ? sessionError("bad-message", `malformed packet from the SFTP server: ${error.message}`)
+            : error instanceof SshError
+            ? error
+            // A fault of this client: the session ends all the same, the cause tells what it was.
+            : sessionError(
+              "bad-message",
+              `processing a packet from the SFTP server failed: ${describe(error)}`,
+              error,
+            ),
+        );
+        return;
       }
-    } catch (error) {
-      this.#fail(
-        error instanceof MalformedPacketError
-          ? sessionError("bad-message", `malformed packet from the SFTP server: ${error.message}`)
-          : error instanceof SshError
-          ? error
-          : sessionError(
-            "connection-lost",
-            `reading from the SFTP transport failed: ${describe(error)}`,
-            error,
-          ),
-      );
     }
   }
 
