@@ -327,6 +327,7 @@ export class SftpClient {
 
   /** The entries of a directory, without `.` and `..`, in the server's order. */
   async readdir(path: string, options: SftpReaddirOptions = {}): Promise<SftpDirEntry[]> {
+    this.#session.live(); // before the arguments: after close(), every call says "closed"
     const maxEntries = positiveOption(options.maxEntries, "maxEntries", DEFAULT_MAX_ENTRIES);
     const handle = await this.#request(
       PacketType.Opendir,
@@ -367,6 +368,7 @@ export class SftpClient {
 
   /** Creates a directory; `recursive` creates its missing parents and accepts one that exists. */
   async mkdir(path: string, options: SftpMkdirOptions = {}): Promise<void> {
+    this.#session.live();
     const { mode, recursive = false } = options;
     try {
       await this.#mkdir(path, mode);
@@ -490,6 +492,7 @@ export class SftpClient {
 
   /** Opens a remote file; `mode` sets the permission bits of a file it creates (default 0o666, less the server's umask). */
   async open(path: string, flags: SftpOpenFlags = "r", mode?: number): Promise<SftpFile> {
+    this.#session.live();
     const bits = OPEN_FLAGS[flags];
     if (bits === undefined) throw new TypeError(`unknown open flags ${JSON.stringify(flags)}`);
     const handle = await this.#request(
@@ -507,6 +510,7 @@ export class SftpClient {
 
   /** A remote file's content (at most `maxLength` bytes, default 1 GiB). */
   async readFile(path: string, options: SftpReadFileOptions = {}): Promise<Uint8Array> {
+    this.#session.live();
     checkTransferOptions(options);
     await using file = await this.open(path, "r");
     return await readWhole(file, options);
@@ -518,6 +522,7 @@ export class SftpClient {
     data: Uint8Array | string,
     options: SftpWriteFileOptions = {},
   ): Promise<void> {
+    this.#session.live();
     checkTransferOptions(options);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const chunkSize = this.#writeChunk(options);
@@ -530,6 +535,7 @@ export class SftpClient {
    * `concurrency` writes in flight; resolves to the bytes copied.
    */
   async upload(local: string | URL, remote: string, options: SftpTransferOptions = {}): Promise<number> {
+    this.#session.live();
     checkTransferOptions(options);
     const chunkSize = this.#writeChunk(options);
     return await uploadFrom(local, () => this.open(remote, "w"), { ...options, chunkSize });
@@ -540,6 +546,7 @@ export class SftpClient {
    * `concurrency` reads in flight; resolves to the bytes copied.
    */
   async download(remote: string, local: string | URL, options: SftpTransferOptions = {}): Promise<number> {
+    this.#session.live();
     checkTransferOptions(options);
     await using file = await this.open(remote, "r");
     return await downloadTo(file, local, options);
