@@ -125,19 +125,19 @@ for (const kind of SFTP_SERVERS) {
       : childProcesses().find((child) => child.command.includes("sftp-server"))!.pid;
     assert.ok(serverPid);
 
-    // Each transfer is aborted after 4 MiB, with the server stopped (SIGSTOP) so that requests are
-    // certainly in flight; the transfer must wait for their answers before it rejects.
+    // Each transfer is stopped after 4 MiB: the server is frozen (SIGSTOP), the client goes on until
+    // requests it sent wait unanswered, then the abort comes; the transfer must wait for their
+    // answers (after SIGCONT) before it rejects.
     for (const direction of ["download", "upload"] as const) {
       const controller = new AbortController();
-      let inFlightAtAbort = 0;
+      let frozen = false;
       const options = {
         chunkSize: 32 * 1024,
         signal: controller.signal,
         onProgress: (done: number) => {
-          if (done < 4 * MiB || controller.signal.aborted) return;
+          if (done < 4 * MiB || frozen) return;
           process.kill(serverPid, "SIGSTOP");
-          inFlightAtAbort = sftp.pendingRequests;
-          controller.abort();
+          frozen = true;
         },
       };
       let settled = false;
@@ -146,13 +146,22 @@ for (const kind of SFTP_SERVERS) {
         : sftp.upload(`${dir}/source`, `${dir}/partial-${direction}`, options)).finally(() =>
           settled = true
         );
+      transfer.catch(() => {}); // awaited below; a failed assertion first must not make it unhandled
       try {
-        while (!controller.signal.aborted) {
+        const deadline = Date.now() + 10_000;
+        while (!(frozen && sftp.pendingRequests > 0) && !settled && Date.now() < deadline) {
           await delay(5);
         }
+        const inFlightAtAbort = sftp.pendingRequests;
+        controller.abort();
         await delay(200);
         assert.ok(inFlightAtAbort > 0, `${direction}: ${inFlightAtAbort} requests in flight at the abort`);
         assert.equal(settled, false, `${direction} settled while its requests were unanswered`);
+        // Answers already on their way through pipes and the SSH channel may still arrive.
+        assert.ok(
+          sftp.pendingRequests <= inFlightAtAbort,
+          `${direction}: nothing new was sent after the abort`,
+        );
       } finally {
         process.kill(serverPid, "SIGCONT");
       }

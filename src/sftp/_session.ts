@@ -222,14 +222,12 @@ export class SftpSession {
   async #readLoop(): Promise<void> {
     const onPacket = (body: Uint8Array): void => this.#dispatch(body);
     for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await this.#reader.read();
-      } catch (error) {
+      const chunk = await this.#reader.read().catch((error) => {
         const failure = `reading from the SFTP transport failed: ${describe(error)}`;
         this.#fail(sessionError("connection-lost", failure, error));
-        return;
-      }
+        return undefined;
+      });
+      if (chunk === undefined) return;
       if (this.#failure) return;
       if (chunk.done) {
         const where = this.#framer.partial ? " in the middle of a packet" : "";

@@ -9,7 +9,14 @@
 import { SshError } from "../errors.ts";
 import { DATA_HEADER_LENGTH, type SftpClientOptions, SftpSession, type SftpTransport } from "./_session.ts";
 import { type SftpAttributes, type SftpStats, writeAttributes } from "./attributes.ts";
-import { type ChunkSizes, type FileContext, openedFile, positiveOption, type SftpFile } from "./file.ts";
+import {
+  type ChunkSizes,
+  closingAfter,
+  type FileContext,
+  openedFile,
+  positiveOption,
+  type SftpFile,
+} from "./file.ts";
 import { type PacketReader, PacketType, type PacketWriter } from "./packet.ts";
 import {
   expectAttributes,
@@ -512,8 +519,7 @@ export class SftpClient {
   async readFile(path: string, options: SftpReadFileOptions = {}): Promise<Uint8Array> {
     this.#session.live();
     checkTransferOptions(options);
-    await using file = await this.open(path, "r");
-    return await readWhole(file, options);
+    return await closingAfter(await this.open(path, "r"), (file) => readWhole(file, options));
   }
 
   /** Writes `data` (a string as UTF-8) to a remote file, created or truncated (`flags`, default `"w"`). */
@@ -526,8 +532,8 @@ export class SftpClient {
     checkTransferOptions(options);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const chunkSize = this.#writeChunk(options);
-    await using file = await this.open(path, options.flags ?? "w", options.mode);
-    await writeWhole(file, bytes, { ...options, chunkSize });
+    const file = await this.open(path, options.flags ?? "w", options.mode);
+    await closingAfter(file, (file) => writeWhole(file, bytes, { ...options, chunkSize }));
   }
 
   /**
@@ -548,8 +554,7 @@ export class SftpClient {
   async download(remote: string, local: string | URL, options: SftpTransferOptions = {}): Promise<number> {
     this.#session.live();
     checkTransferOptions(options);
-    await using file = await this.open(remote, "r");
-    return await downloadTo(file, local, options);
+    return await closingAfter(await this.open(remote, "r"), (file) => downloadTo(file, local, options));
   }
 
   /**

@@ -292,6 +292,23 @@ export class SftpFile {
   }
 }
 
+/**
+ * Runs `work` on `file`, then closes it. Unlike `await using`, a failed
+ * close after a failed `work` does not wrap the two in a SuppressedError:
+ * `work`'s error is the one thrown.
+ */
+export async function closingAfter<T>(file: SftpFile, work: (file: SftpFile) => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work(file);
+  } catch (error) {
+    await file.close().catch(() => {});
+    throw error;
+  }
+  await file.close();
+  return result;
+}
+
 /** The bytes of `chunks`, one after the other. */
 export function concat(chunks: Uint8Array[]): Uint8Array {
   const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));

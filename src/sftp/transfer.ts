@@ -8,7 +8,7 @@
 
 import { open } from "node:fs/promises";
 import { fileError, SshError } from "../errors.ts";
-import { concat, DEFAULT_CONCURRENCY, positiveOption, type SftpFile } from "./file.ts";
+import { closingAfter, concat, DEFAULT_CONCURRENCY, positiveOption, type SftpFile } from "./file.ts";
 import { abortedError } from "./pipeline.ts";
 
 /**
@@ -167,27 +167,29 @@ export async function uploadFrom(
   });
   try {
     const total = (await source.stat()).size;
-    await using file = await openRemote();
-    const { chunkSize } = options;
-    const writer = file.writable(options).getWriter();
-    let transferred = 0;
-    try {
-      for (;;) {
-        throwIfAborted(options.signal, `uploading ${file.path}`);
-        // A new buffer each time: the writer holds each one until the server answered its write.
-        const buffer = new Uint8Array(chunkSize);
-        const { bytesRead } = await source.read(buffer, 0, chunkSize, transferred);
-        if (bytesRead === 0) break;
-        await writer.write(buffer.subarray(0, bytesRead));
-        transferred += bytesRead;
-        options.onProgress?.(transferred, total);
+    return await closingAfter(await openRemote(), async (file) => {
+      const { chunkSize } = options;
+      const writer = file.writable(options).getWriter();
+      let transferred = 0;
+      try {
+        for (;;) {
+          throwIfAborted(options.signal, `uploading ${file.path}`);
+          // A new buffer each time: the writer holds each one until the server answered its write.
+          const buffer = new Uint8Array(chunkSize);
+          const { bytesRead } = await source.read(buffer, 0, chunkSize, transferred);
+          if (bytesRead === 0) break;
+          throwIfAborted(options.signal, `uploading ${file.path}`); // again: the read took time
+          await writer.write(buffer.subarray(0, bytesRead));
+          transferred += bytesRead;
+          options.onProgress?.(transferred, total);
+        }
+        await writer.close();
+      } catch (error) {
+        await writer.abort(error);
+        throw error;
       }
-      await writer.close();
-    } catch (error) {
-      await writer.abort(error);
-      throw error;
-    }
-    return transferred;
+      return transferred;
+    });
   } finally {
     await source.close();
   }
