@@ -90,7 +90,7 @@ for (const kind of SFTP_SERVERS) {
       onProgress: (done, total) => progress.push([done, total]),
     });
     const downloadMs = performance.now() - started - uploadMs;
-    const { maxLagMs, ticks } = lag.stop();
+    const { maxLagMs, maxBusyLagMs, ticks } = lag.stop();
 
     assert.equal(uploaded, size);
     assert.equal(downloaded, size);
@@ -105,10 +105,14 @@ for (const kind of SFTP_SERVERS) {
       assert.ok(part.every(([done, total], i) => total === size && (i === 0 || done > part[i - 1][0])));
     }
     assert.ok(ticks > 0);
-    assert.ok(maxLagMs < 50, `the event loop waited ${maxLagMs.toFixed(1)} ms`);
+    // The bound is on what this process's work explains: a 2-core machine running other test suites
+    // leaves the process unscheduled for longer than that at times (both figures are printed).
+    assert.ok(maxBusyLagMs < 50, `the event loop was held ${maxBusyLagMs.toFixed(1)} ms`);
     console.log(
       `${kind}: 64 MiB up in ${uploadMs.toFixed(0)} ms, down in ${downloadMs.toFixed(0)} ms, ` +
-        `max event-loop lag ${maxLagMs.toFixed(1)} ms`,
+        `max event-loop lag ${maxLagMs.toFixed(1)} ms (${
+          maxBusyLagMs.toFixed(1)
+        } ms of it explained by this process's CPU time)`,
     );
   });
 
