@@ -43,6 +43,17 @@ import {
  * write; `"w"` write, created or truncated; `"wx"` write, created, failing if
  * it exists; `"a"` append, created; `"ax"` append, failing if it exists; a
  * `+` adds reading to the write modes.
+ *
+ * @example
+ * ```ts
+ * import type { SftpClient, SftpOpenFlags } from "@libssh/libssh";
+ *
+ * async function create(sftp: SftpClient, path: string, mustBeNew: boolean): Promise<void> {
+ *   const flags: SftpOpenFlags = mustBeNew ? "wx" : "w";
+ *   await using file = await sftp.open(path, flags, 0o600);
+ *   await file.write("fresh\n", 0);
+ * }
+ * ```
  */
 export type SftpOpenFlags = "r" | "r+" | "w" | "w+" | "wx" | "wx+" | "a" | "a+" | "ax" | "ax+";
 

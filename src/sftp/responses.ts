@@ -20,7 +20,18 @@ export interface Response {
 /** Turns a response into a request's result; throws its error. */
 export type Parse<T> = (response: Response) => T;
 
-/** One entry of a directory listing (`readdir`). */
+/**
+ * One entry of a directory listing (`readdir`).
+ *
+ * @example
+ * ```ts
+ * import type { SftpClient } from "@libssh/libssh";
+ *
+ * async function subdirectories(sftp: SftpClient, path: string): Promise<string[]> {
+ *   return (await sftp.readdir(path)).filter((entry) => entry.stats.isDirectory()).map((entry) => entry.name);
+ * }
+ * ```
+ */
 export interface SftpDirEntry {
   /** The file name, without its directory. */
   name: string;

@@ -48,7 +48,17 @@ export interface SftpTransferOptions {
   onProgress?: (transferred: number, total: number | undefined) => void;
 }
 
-/** `readFile` also takes a bound on what it holds in memory. */
+/**
+ * Options of `SftpClient.readFile`: those of the transfers, and a bound on
+ * what it holds in memory.
+ *
+ * @example
+ * ```ts
+ * import type { SftpReadFileOptions } from "@libssh/libssh";
+ *
+ * const smallConfig: SftpReadFileOptions = { maxLength: 64 * 1024 };
+ * ```
+ */
 export interface SftpReadFileOptions extends SftpTransferOptions {
   /** The most bytes read; a longer file rejects with `SshError` `"sftp"` / `"failure"`. Default 1 GiB. */
   maxLength?: number;
