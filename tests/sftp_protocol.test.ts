@@ -297,6 +297,24 @@ test("back-pressure: while the transport takes nothing, requests wait here, and 
   assert.deepEqual(paths, Array.from({ length: 100 }, (_, i) => `/${i}`));
 });
 
+test("a transport with a high-water mark of 0 is written one packet at a time, each once the last was taken", async () => {
+  let taking = 0;
+  let most = 0;
+  const writable = new WritableStream<Uint8Array>({
+    write: async (chunk) => {
+      most = Math.max(most, ++taking);
+      await delay(1);
+      server.receive(chunk);
+      taking--;
+    },
+  }, { highWaterMark: 0 });
+  const server = new FakeSftpServer({ writable }); // the sink above runs after this line
+  answering(server, (request) => packet(ATTRS, { u32: request.id! }, { u32: 0 }));
+  await using sftp = await connect(server);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => sftp.stat(`/${i}`)));
+  assert.equal(most, 1);
+});
+
 test("a transport that fails ends every waiting request with sftp/connection-lost", async () => {
   let writes = 0;
   const writable = new WritableStream<Uint8Array>({

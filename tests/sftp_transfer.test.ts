@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -230,5 +231,16 @@ test("readFile and writeFile hold what they were given; readFile stops at maxLen
   await assert.rejects(sftp.download(`${dir}/data`, `${dir}/x`, { concurrency: 0 }), RangeError);
   await assert.rejects(sftp.upload(`${dir}/data`, `${dir}/y`, { chunkSize: -1 }), RangeError);
   await assert.rejects(sftp.upload(`${dir}/missing`, `${dir}/z`), (e: SshError) => e.code === "io");
+  // Local files that cannot be read or written: SshError "io" naming them.
+  await assert.rejects(
+    sftp.upload(dir, `${dir}/z`),
+    (e: SshError) => e.code === "io" && /is a directory/.test(e.message),
+  );
+  assert.ok(!existsSync(`${dir}/z`), "the remote file was not created");
+  await assert.rejects(sftp.download(`${dir}/data`, "/dev/full"), (e: SshError) => {
+    assert.equal(e.code, "io", String(e));
+    assert.match(e.message, /writing local file \/dev\/full failed/);
+    return true;
+  });
   assert.equal(sftp.pendingRequests, 0);
 });

@@ -92,6 +92,8 @@ export class SftpSession {
   /** Packets waiting for the transport's back-pressure to ease, in the order they were made. */
   readonly #queue: Uint8Array[][] = [];
   #flushing = false;
+  #unfinishedWrites = 0;
+  #lastWrite: Promise<void> = Promise.resolve();
   #nextId = 0;
   #handshake: Handshake | undefined;
   #failure: SshError | undefined;
@@ -180,12 +182,22 @@ export class SftpSession {
   }
 
   /**
+   * The transport takes more: it is below its high-water mark, or nothing
+   * written is unfinished (a transport with a high-water mark of 0 signals
+   * room only that way).
+   */
+  #hasRoom(): boolean {
+    const room = this.#writer.desiredSize;
+    return room !== null && (room > 0 || this.#unfinishedWrites === 0);
+  }
+
+  /**
    * Writes a packet's parts at once when the transport has room and nothing
    * waits before them; otherwise queues them, so packets leave in the order
    * they were made and the transport's back-pressure holds them here.
    */
   #send(parts: Uint8Array[]): void {
-    if (this.#queue.length === 0 && (this.#writer.desiredSize ?? 0) > 0) {
+    if (this.#queue.length === 0 && this.#hasRoom()) {
       this.#write(parts);
       return;
     }
@@ -195,10 +207,19 @@ export class SftpSession {
 
   #write(parts: Uint8Array[]): void {
     for (const part of parts) {
-      this.#writer.write(part).catch((error) =>
-        this.#fail(
-          sessionError("connection-lost", `writing to the SFTP transport failed: ${describe(error)}`, error),
-        )
+      this.#unfinishedWrites++;
+      this.#lastWrite = this.#writer.write(part).then(
+        () => {
+          this.#unfinishedWrites--;
+        },
+        (error) =>
+          this.#fail(
+            sessionError(
+              "connection-lost",
+              `writing to the SFTP transport failed: ${describe(error)}`,
+              error,
+            ),
+          ),
       );
     }
   }
@@ -207,8 +228,9 @@ export class SftpSession {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0 && this.#failure === undefined) {
-        if ((this.#writer.desiredSize ?? 0) <= 0) {
-          await this.#writer.ready.catch(() => {}); // a failed transport is reported through `closed`
+        if (!this.#hasRoom()) {
+          // A failed transport is reported through `closed` or the write's rejection.
+          await Promise.race([this.#writer.ready.catch(() => {}), this.#lastWrite]);
           if (this.#writer.desiredSize === null) return; // errored or closing
           continue;
         }

@@ -274,7 +274,8 @@ export class SftpClient {
    * server's limits if it offers `limits@openssh.com`). If the handshake
    * fails, the transport is closed and the promise rejects.
    */
-  static async over(transport: SftpTransport, options: SftpClientOptions = {}): Promise<SftpClient> {
+  static async over(transport: SftpTransport, options?: SftpClientOptions): Promise<SftpClient> {
+    options ??= {};
     const session = new SftpSession(transport, options);
     try {
       const extensions = await session.start(options.signal);
@@ -344,7 +345,8 @@ export class SftpClient {
   }
 
   /** The entries of a directory, without `.` and `..`, in the server's order. */
-  async readdir(path: string, options: SftpReaddirOptions = {}): Promise<SftpDirEntry[]> {
+  async readdir(path: string, options?: SftpReaddirOptions): Promise<SftpDirEntry[]> {
+    options ??= {};
     this.#session.live(); // before the arguments: after close(), every call says "closed"
     const maxEntries = positiveOption(options.maxEntries, "maxEntries", DEFAULT_MAX_ENTRIES);
     const handle = await this.#request(
@@ -385,7 +387,8 @@ export class SftpClient {
   }
 
   /** Creates a directory; `recursive` creates its missing parents and accepts one that exists. */
-  async mkdir(path: string, options: SftpMkdirOptions = {}): Promise<void> {
+  async mkdir(path: string, options?: SftpMkdirOptions): Promise<void> {
+    options ??= {};
     this.#session.live();
     const { mode, recursive = false } = options;
     try {
@@ -414,7 +417,8 @@ export class SftpClient {
   }
 
   /** Renames `from` to `to`; `{ overwrite: true }` replaces an existing `to` (`posix-rename@openssh.com`). */
-  rename(from: string, to: string, options: SftpRenameOptions = {}): Promise<void> {
+  rename(from: string, to: string, options?: SftpRenameOptions): Promise<void> {
+    options ??= {};
     if (options.overwrite) {
       return this.#extended(
         "rename",
@@ -509,9 +513,9 @@ export class SftpClient {
   }
 
   /** Opens a remote file; `mode` sets the permission bits of a file it creates (default 0o666, less the server's umask). */
-  async open(path: string, flags: SftpOpenFlags = "r", mode?: number): Promise<SftpFile> {
+  async open(path: string, flags?: SftpOpenFlags, mode?: number): Promise<SftpFile> {
     this.#session.live();
-    const bits = OPEN_FLAGS[flags];
+    const bits = OPEN_FLAGS[flags ?? "r"];
     if (bits === undefined) throw new TypeError(`unknown open flags ${JSON.stringify(flags)}`);
     const handle = await this.#request(
       PacketType.Open,
@@ -527,7 +531,8 @@ export class SftpClient {
   }
 
   /** A remote file's content (at most `maxLength` bytes, default 1 GiB). */
-  async readFile(path: string, options: SftpReadFileOptions = {}): Promise<Uint8Array> {
+  async readFile(path: string, options?: SftpReadFileOptions): Promise<Uint8Array> {
+    options ??= {};
     this.#session.live();
     checkTransferOptions(options);
     return await closingAfter(await this.open(path, "r"), (file) => readWhole(file, options));
@@ -537,8 +542,9 @@ export class SftpClient {
   async writeFile(
     path: string,
     data: Uint8Array | string,
-    options: SftpWriteFileOptions = {},
+    options?: SftpWriteFileOptions,
   ): Promise<void> {
+    options ??= {};
     this.#session.live();
     checkTransferOptions(options);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -551,7 +557,8 @@ export class SftpClient {
    * Copies the local file `local` to `remote` (created or truncated), with
    * `concurrency` writes in flight; resolves to the bytes copied.
    */
-  async upload(local: string | URL, remote: string, options: SftpTransferOptions = {}): Promise<number> {
+  async upload(local: string | URL, remote: string, options?: SftpTransferOptions): Promise<number> {
+    options ??= {};
     this.#session.live();
     checkTransferOptions(options);
     const chunkSize = this.#writeChunk(options);
@@ -562,7 +569,8 @@ export class SftpClient {
    * Copies `remote` to the local file `local` (created or truncated), with
    * `concurrency` reads in flight; resolves to the bytes copied.
    */
-  async download(remote: string, local: string | URL, options: SftpTransferOptions = {}): Promise<number> {
+  async download(remote: string, local: string | URL, options?: SftpTransferOptions): Promise<number> {
+    options ??= {};
     this.#session.live();
     checkTransferOptions(options);
     return await closingAfter(await this.open(remote, "r"), (file) => downloadTo(file, local, options));

@@ -76,6 +76,13 @@ export type ResolvedTransferOptions = SftpTransferOptions & { chunkSize: number 
 /** The default of `SftpReadFileOptions.maxLength`. */
 export const DEFAULT_READ_FILE_MAX = 1024 * 1024 * 1024;
 
+/** The error for a local file that failed while being read or written (a disk full, a directory, …). */
+function localError(doing: string, local: string | URL, cause: unknown): SshError {
+  return new SshError("io", `${doing} local file ${local} failed: ${(cause as Error)?.message ?? cause}`, {
+    cause,
+  });
+}
+
 function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw abortedError(signal, what);
 }
@@ -148,7 +155,9 @@ export async function downloadTo(
       throwIfAborted(options.signal, `downloading ${file.path}`);
       const { value, done } = await reader.read();
       if (done) break;
-      await target.write(value, 0, value.length, transferred);
+      await target.write(value, 0, value.length, transferred).catch((error) => {
+        throw localError("writing", local, error);
+      });
       transferred += value.length;
       options.onProgress?.(transferred, total);
     }
@@ -176,7 +185,10 @@ export async function uploadFrom(
     throw fileError(`local file ${local}`, error);
   });
   try {
-    const total = (await source.stat()).size;
+    const stats = await source.stat();
+    // Checked before the remote file is opened (and truncated).
+    if (stats.isDirectory()) throw fileError(`local file ${local}`, { code: "EISDIR" });
+    const total = stats.size;
     return await closingAfter(await openRemote(), async (file) => {
       const { chunkSize } = options;
       const writer = file.writable(options).getWriter();
@@ -186,7 +198,9 @@ export async function uploadFrom(
           throwIfAborted(options.signal, `uploading ${file.path}`);
           // A new buffer each time: the writer holds each one until the server answered its write.
           const buffer = new Uint8Array(chunkSize);
-          const { bytesRead } = await source.read(buffer, 0, chunkSize, transferred);
+          const { bytesRead } = await source.read(buffer, 0, chunkSize, transferred).catch((error) => {
+            throw localError("reading", local, error);
+          });
           if (bytesRead === 0) break;
           throwIfAborted(options.signal, `uploading ${file.path}`); // again: the read took time
           await writer.write(buffer.subarray(0, bytesRead));
