@@ -70,3 +70,19 @@ export {
   type ExecHandler,
   type TimelineEntry,
 } from "./src/demo/mod.ts";
+export {
+  SftpClient,
+  type SftpLimits,
+  type SftpMkdirOptions,
+  type SftpOpenFlags,
+  type SftpReaddirOptions,
+  type SftpRenameOptions,
+  type SftpStatvfs,
+  type SftpWriteFileOptions,
+} from "./src/sftp/client.ts";
+export type { SftpClientOptions, SftpTransport } from "./src/sftp/_session.ts";
+export { type SftpAttributes, SftpStats } from "./src/sftp/attributes.ts";
+export { SftpFile, type SftpReadableOptions, type SftpWritableOptions } from "./src/sftp/file.ts";
+export type { SftpDirEntry } from "./src/sftp/responses.ts";
+export type { SftpStatus } from "./src/sftp/status.ts";
+export type { SftpReadFileOptions, SftpTransferOptions } from "./src/sftp/transfer.ts";

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { SftpStatus } from "./sftp/status.ts";
+
 /**
  * What went wrong, as a stable string to switch on (`error.code`):
  *
@@ -20,6 +22,7 @@
  * | `"aborted"`             | an operation was stopped through its `AbortSignal`; nothing of the server API throws it yet       |
  * | `"io"`                  | a file could not be read: the message names it and says why (not found, permission denied, …)    |
  * | `"libssh"`              | any other failure libssh reported; its own text is in `libsshMessage`                             |
+ * | `"sftp"`                | an SFTP request failed or the SFTP session broke: `status` says why, `path` names the file        |
  *
  * @example
  * ```ts
@@ -58,7 +61,9 @@ export type SshErrorCode =
   /** A file could not be read or written. */
   | "io"
   /** Any other failure reported by libssh. */
-  | "libssh";
+  | "libssh"
+  /** An SFTP request failed (`status`, `path`) or the SFTP session broke. */
+  | "sftp";
 
 /**
  * An error from this library: `code` says what kind, `message` carries
@@ -80,18 +85,24 @@ export class SshError extends Error {
   readonly code: SshErrorCode;
   /** libssh's message (`ssh_get_error`), when libssh reported one. */
   readonly libsshMessage: string | undefined;
+  /** Code `"sftp"`: why the request failed (`"no-such-file"`, `"permission-denied"`, …). */
+  readonly status: SftpStatus | undefined;
+  /** Code `"sftp"`: the remote path the failed request named, if it named one. */
+  readonly path: string | undefined;
 
   /** Creates an error; `libsshMessage` is appended to the message when given. */
   constructor(
     code: SshErrorCode,
     message: string,
-    options?: { libsshMessage?: string; cause?: unknown },
+    options?: { libsshMessage?: string; cause?: unknown; status?: SftpStatus; path?: string },
   ) {
     const detail = options?.libsshMessage ? `${message}: ${options.libsshMessage}` : message;
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SshError";
     this.code = code;
     this.libsshMessage = options?.libsshMessage || undefined;
+    this.status = options?.status;
+    this.path = options?.path;
   }
 }
 
