@@ -29,20 +29,24 @@ import { type SocketAddress, socketAddress } from "./socket.ts";
 /** `struct addrinfo` on 64-bit Linux. */
 const ADDRINFO = { bytes: 48, flags: 0, family: 4, socktype: 8, addrlen: 16, addr: 24, next: 40 } as const;
 
-interface ResolvedAddress {
+/** One address `getaddrinfo` gave: its family and its `struct sockaddr`. */
+export interface ResolvedAddress {
   family: number;
   sockaddr: Uint8Array<ArrayBuffer>;
 }
 
-/** Resolves `host` (a name or a numeric address) for a TCP `port`; throws on failure. */
-function resolve(backend: Backend, host: string, port: number): ResolvedAddress[] {
+/** The `hints` of a TCP lookup with a numeric port; `family` 0 takes any. */
+export function tcpHints(family = 0): Uint8Array<ArrayBuffer> {
   const hints = new Uint8Array(ADDRINFO.bytes);
   const view = new DataView(hints.buffer);
   view.setInt32(ADDRINFO.flags, AI_NUMERICSERV, true);
+  view.setInt32(ADDRINFO.family, family, true);
   view.setInt32(ADDRINFO.socktype, SOCK_STREAM, true);
-  const result = new BigUint64Array(1);
-  const rc = backend.libc.getaddrinfo(cString(host), cString(String(port)), hints, result);
-  if (rc !== 0) throw new Error(`cannot resolve ${host} (getaddrinfo error ${rc})`);
+  return hints;
+}
+
+/** Copies the addresses of the `getaddrinfo` result list in `result`, then frees the list. */
+export function takeAddrinfo(backend: Backend, result: BigUint64Array<ArrayBuffer>): ResolvedAddress[] {
   const first = backend.pointerAt(result[0]);
   const addresses: ResolvedAddress[] = [];
   try {
@@ -62,6 +66,14 @@ function resolve(backend: Backend, host: string, port: number): ResolvedAddress[
     backend.libc.freeaddrinfo(first);
   }
   return addresses;
+}
+
+/** Resolves `host` (a name or a numeric address) for a TCP `port`; throws on failure. */
+function resolve(backend: Backend, host: string, port: number): ResolvedAddress[] {
+  const result = new BigUint64Array(1);
+  const rc = backend.libc.getaddrinfo(cString(host), cString(String(port)), tcpHints(), result);
+  if (rc !== 0) throw new Error(`cannot resolve ${host} (getaddrinfo error ${rc})`);
+  return takeAddrinfo(backend, result);
 }
 
 function openSocket(backend: Backend, family: number): number {
