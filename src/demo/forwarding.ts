@@ -19,7 +19,7 @@ import { SshChannel } from "../channel.ts";
 import type { Message } from "../message.ts";
 import { reactor, type Watch } from "../reactor.ts";
 import type { Session } from "../session.ts";
-import { FdStream } from "./fd_stream.ts";
+import { FdStream } from "../fd_stream.ts";
 
 /** Records a timeline event. */
 export type ForwardRecorder = (event: string, data?: Record<string, unknown>) => void;

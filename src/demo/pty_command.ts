@@ -19,7 +19,7 @@ import {
   type RunningCommand,
   signalChild,
 } from "./command.ts";
-import { FdStream } from "./fd_stream.ts";
+import { FdStream } from "../fd_stream.ts";
 
 /** How long output may still drain after the program exited (a background job may hold the terminal). */
 const DRAIN_AFTER_EXIT_MS = 1000;

@@ -1,15 +1,16 @@
 /**
  * A non-blocking descriptor this process owns (a forwarded TCP connection, a
- * pty master), read and written with promises through the reactor.
+ * pty master, one end of a jump host's socket pair), read and written with
+ * promises through the reactor.
  *
  * @module
  */
 
-import { native } from "../../ffi/load.ts";
-import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
-import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../../ffi/platform.ts";
-import { shutdownWrite } from "../../ffi/tcp.ts";
-import { reactor, type Watch } from "../reactor.ts";
+import { native } from "../ffi/load.ts";
+import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../ffi/fd.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
+import { shutdownWrite } from "../ffi/tcp.ts";
+import { reactor, type Watch } from "./reactor.ts";
 
 const READ_CHUNK = 64 * 1024;
 const FAILED = POLLERR | POLLHUP | POLLNVAL;
