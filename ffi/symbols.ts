@@ -601,6 +601,14 @@ export const libsshSymbols = {
     ],
     result: "i32",
   },
+  ssh_options_get: {
+    parameters: [
+      "pointer", // ssh_session session
+      "i32", // enum ssh_options_e type
+      "buffer", // char **value (out, free with ssh_string_free_char)
+    ],
+    result: "i32",
+  },
   ssh_connect: {
     parameters: ["pointer"], // ssh_session session
     result: "i32", // SSH_OK, SSH_AGAIN (non-blocking) or SSH_ERROR
@@ -1110,6 +1118,10 @@ export const libcSymbols = {
     ],
     result: "i32",
     nonblocking: true,
+  },
+  gai_strerror: {
+    parameters: ["i32"], // int errcode
+    result: "pointer", // const char *
   },
   socketpair: {
     parameters: [

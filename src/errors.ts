@@ -27,7 +27,25 @@ export type SshErrorCode =
   /** A file could not be read or written. */
   | "io"
   /** Any other failure reported by libssh. */
-  | "libssh";
+  | "libssh"
+  /** The client could not reach the server: the name did not resolve or no address accepted the TCP connection. */
+  | "connect-failed"
+  /** The client's `connectTimeout` (or a command's `timeout`, or keepalive) ran out. */
+  | "timeout"
+  /** The server's host key is not in known_hosts (and `unknown: "accept-new"` was not given). */
+  | "host-key-unknown"
+  /** known_hosts holds another key for the server: possibly a man-in-the-middle. */
+  | "host-key-changed"
+  /** The host key did not match the pinned key or fingerprint, or `verify` refused it. */
+  | "host-key-rejected"
+  /** No authentication method the server accepts succeeded (see `AuthFailedError`). */
+  | "auth-failed"
+  /** The server refused to open a channel (see `ChannelOpenError`). */
+  | "channel-open-failed"
+  /** The server refused a request: an environment variable, a pty, a command, a port forwarding. */
+  | "request-denied"
+  /** `run(…, { check: true })`: the command exited with another status than 0 (see `CommandFailedError`). */
+  | "command-failed";
 
 /**
  * An error from this library: `code` says what kind, `message` carries
