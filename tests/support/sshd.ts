@@ -102,7 +102,11 @@ export async function startSshd(options: PrivateSshdOptions = {}): Promise<Priva
   }
 }
 
-async function launch(dir: string, authorizedKeys: string, options: PrivateSshdOptions): Promise<PrivateSshd> {
+async function launch(
+  dir: string,
+  authorizedKeys: string,
+  options: PrivateSshdOptions,
+): Promise<PrivateSshd> {
   const port = await freePort();
   const configFile = join(dir, "sshd_config");
   writeFileSync(
@@ -136,7 +140,8 @@ async function launch(dir: string, authorizedKeys: string, options: PrivateSshdO
     throw error;
   }
   const hostPublicKey = readFileSync(join(dir, "host_ed25519.pub"), "utf8").trim();
-  const fingerprint = (await run("ssh-keygen", ["-l", "-f", join(dir, "host_ed25519.pub")])).stdout.split(" ")[1];
+  const fingerprint =
+    (await run("ssh-keygen", ["-l", "-f", join(dir, "host_ed25519.pub")])).stdout.split(" ")[1];
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closing ??= (async () => {
