@@ -97,7 +97,7 @@ test("DemoServer: password, keyboard-interactive prompts, public key and none", 
   await authFailure(connect({ ...target, auth: { none: true } }));
 
   await using open = await DemoServer.start({ allowAuthNone: true });
-  await using anyone = await connect({
+  await using _anyone = await connect({
     ...target,
     port: open.port,
     hostKey: { key: open.hostKey },
@@ -146,6 +146,7 @@ test("agent: a real ssh-agent logs in to sshd and to the DemoServer", async () =
     hostKey: { key: ds.hostKey },
     auth: { agent: agent.socket },
   });
+  assert.ok(ssh.isAuthenticated);
   assert.equal(ds.clients[0].authMethod, "publickey");
 });
 
