@@ -135,6 +135,9 @@ export class ChannelState implements ChannelOwner {
     return this.#exit.exitStatus !== null || this.#exit.exitSignal !== null;
   }
 
+  /** `close()` was called on the public channel: its methods throw `closed`. */
+  userClosed = false;
+
   /** The server closed the channel: free it once the streams took what libssh kept. */
   close(): Promise<void> {
     return this.streams.drained.then(() => this.closeLocal());
@@ -150,10 +153,33 @@ export class ChannelState implements ChannelOwner {
     return this.#closing;
   }
 
+  /** Why an operation cannot reach the server: the channel or the session is gone. */
+  #goneError(): SshError {
+    const session = this.core.session;
+    if (session.disconnected || session.closed) return session.disconnectedError();
+    return new SshError("disconnected", "the server closed the channel");
+  }
+
+  /**
+   * Queues `operation` after the earlier ones; once the server closed the
+   * channel (or the session ended), operations reject with `disconnected`.
+   */
+  enqueue<T>(operation: () => T | Promise<T>): Promise<T> {
+    const core = this.core;
+    if (core.freed || core.remoteClosed || core.session.disconnected) {
+      return Promise.reject(this.#goneError());
+    }
+    return core.enqueue(operation).catch((error: unknown) => {
+      // The core words it from the server's side ("the client closed the channel").
+      const gone = error instanceof SshError && (error.code === "closed" || error.code === "disconnected");
+      throw gone && !this.userClosed ? this.#goneError() : error;
+    });
+  }
+
   /** Runs a channel request after the queued operations; SSH_ERROR becomes `request-denied` or `libssh`. */
   request(what: string, fn: () => number, denied?: string): Promise<void> {
-    const core = this.core.live();
-    return core.enqueue(async () => {
+    const core = this.core;
+    return this.enqueue(async () => {
       core.assertSendable();
       const session = core.session;
       const rc = await session.untilDone(fn);
@@ -182,7 +208,7 @@ export function channelState(channel: ClientChannel): ChannelState {
 /** The internals of a channel that is not closed; throws `SshError("closed")` otherwise. */
 function liveState(channel: ClientChannel): ChannelState {
   const state = channelState(channel);
-  state.core.live();
+  if (state.userClosed) throw closedError("ClientChannel");
   return state;
 }
 
@@ -298,6 +324,7 @@ export class ClientChannel {
   /** How many bytes the server can take right now (its window). */
   get windowSize(): number {
     const { core } = liveState(this);
+    if (core.freed) return 0;
     return core.session.backend.libssh.ssh_channel_window_size(core.handle);
   }
 
@@ -337,15 +364,16 @@ export class ClientChannel {
    * the server or the session goes away first.
    */
   write(data: Uint8Array | string, options?: ClientWriteOptions): Promise<void> {
-    const { core } = liveState(this);
+    const state = liveState(this);
     const bytes = toBytes(data);
-    return core.enqueue(() => core.writeAll(bytes, options?.stderr === true));
+    return state.enqueue(() => state.core.writeAll(bytes, options?.stderr === true));
   }
 
   /** Sends EOF: no more data from this side (a command's stdin ends). */
   sendEof(): Promise<void> {
-    const { core } = liveState(this);
-    return core.enqueue(() => {
+    const state = liveState(this);
+    const core = state.core;
+    return state.enqueue(() => {
       if (core.eofSent) return;
       core.request("sending EOF", () => core.session.backend.libssh.ssh_channel_send_eof(core.handle));
       core.eofSent = true;
@@ -435,7 +463,9 @@ export class ClientChannel {
 
   /** Closes the channel after the queued operations; idempotent. The streams end (what they hold stays readable). */
   close(): Promise<void> {
-    return channelState(this).closeLocal();
+    const state = channelState(this);
+    state.userClosed = true;
+    return state.closeLocal();
   }
 
   /** Same as `close()`, for `await using`. */

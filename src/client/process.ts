@@ -162,19 +162,19 @@ export async function startCommand(
     throw error;
   }
   const stdin = options.stdin;
-  if (stdin instanceof ReadableStream) {
-    stdin.pipeTo(channel.writable).catch(() => {}); // a failed pipe ends the channel's stdin; the exit tells the rest
-  } else if (stdin !== undefined) {
-    channel.write(stdin).then(() => channel.sendEof()).catch(() => {});
-  } else if (endStdin) {
-    channel.sendEof().catch(() => {});
-  }
+  const feed = async (): Promise<void> => {
+    if (stdin instanceof ReadableStream) return await stdin.pipeTo(channel.writable);
+    if (stdin !== undefined) await channel.write(stdin);
+    if (stdin !== undefined || endStdin) await channel.sendEof();
+  };
+  // A failed feed (the command exited and the channel closed first) shows in the command's exit.
+  feed().catch(() => {});
 }
 
 /**
  * Stops `process` when `signal` aborts or `timeout` ms pass: `TERM`, then the
- * channel closed. Returns the error to reject with (once stopped) and a
- * function that disarms both.
+ * channel closed. Returns a promise that rejects with the reason at that
+ * moment, and a function that disarms both.
  */
 export function stopper(
   process: SshProcess,
@@ -184,7 +184,8 @@ export function stopper(
   const stopped = new Promise<never>((_, reject) => {
     const stop = (error: SshError): void => {
       disarm();
-      process.kill("TERM").catch(() => {}).finally(() => process.close()).finally(() => reject(error));
+      reject(error); // at once: the command's end, which the signal causes, must not pass for a normal one
+      process.kill("TERM").catch(() => {}).finally(() => process.close());
     };
     const timeout = options.timeout;
     const timer = timeout === undefined

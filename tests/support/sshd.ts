@@ -21,7 +21,7 @@ const PRIVSEP_DIR = "/run/sshd";
 export interface PrivateSshd {
   readonly port: number;
   readonly pid: number;
-  /** The user that can log in: the one running the tests. */
+  /** A user that can log in: the one running the tests (any local user can, with `clientKeyFile`). */
   readonly user: string;
   /** A private key (ed25519, no passphrase) listed in the server's `authorized_keys`. */
   readonly clientKeyFile: string;
@@ -88,7 +88,9 @@ export async function startSshd(options: PrivateSshdOptions = {}): Promise<Priva
     await keygen(join(dir, "client_ed25519"));
     const authorizedKeys = join(dir, "authorized_keys");
     writeFileSync(authorizedKeys, readFileSync(join(dir, "client_ed25519.pub")));
-    chmodSync(authorizedKeys, 0o600);
+    // sshd reads authorized_keys as the user logging in: other users than the one running it too.
+    chmodSync(dir, 0o755);
+    chmodSync(authorizedKeys, 0o644);
     for (let attempt = 1;; attempt++) {
       try {
         return await launch(dir, authorizedKeys, options);
