@@ -79,8 +79,11 @@ test("stdin: a string, and 32 MiB from a stream through sha256sum with bounded m
     let sent = 0;
     let seed = 1;
     const stdin = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent === total) return controller.close();
+      pull(controller): void {
+        if (sent === total) {
+          controller.close();
+          return;
+        }
         const bytes = new Uint8Array(chunk);
         for (let i = 0; i < bytes.length; i += 4) {
           seed = (seed * 1103515245 + 12345) >>> 0;
