@@ -154,26 +154,32 @@ test("agent: an agent that answers after 1 s does not stall the event loop (the 
   await using ds = await DemoServer.start();
   using tmp = scratch();
   await using agent = await startSlowAgent(tmp.dir, 1000);
-  let last = performance.now();
-  let worstGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    worstGap = Math.max(worstGap, now - last);
-    last = now;
-  }, 10);
-  const started = performance.now();
-  try {
-    const error = await authFailure(connect({
-      host: "127.0.0.1",
-      port: ds.port,
-      user: "tester",
-      hostKey: { key: ds.hostKey },
-      auth: { agent: agent.socket, methods: ["publickey"] },
-    }));
-    assert.match(error.message, /agent/);
-  } finally {
-    clearInterval(ticker);
-  }
-  assert.ok(performance.now() - started >= 1000, "the agent was asked and answered late");
-  assert.ok(worstGap < 50, `the event loop stalled for ${worstGap.toFixed(1)} ms`);
+  const attempt = async (): Promise<number> => {
+    let last = performance.now();
+    let worstGap = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 10);
+    const started = performance.now();
+    try {
+      const error = await authFailure(connect({
+        host: "127.0.0.1",
+        port: ds.port,
+        user: "tester",
+        hostKey: { key: ds.hostKey },
+        auth: { agent: agent.socket, methods: ["publickey"] },
+      }));
+      assert.match(error.message, /agent/);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(performance.now() - started >= 1000, "the agent was asked and answered late");
+    return worstGap;
+  };
+  // A busy machine delays timers now and then whatever the process does; a blocked thread delays them every time.
+  let least = Infinity;
+  for (let i = 0; i < 3 && least >= 50; i++) least = Math.min(least, await attempt());
+  assert.ok(least < 50, `the event loop stalled for ${least.toFixed(1)} ms`);
 });

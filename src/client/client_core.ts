@@ -22,6 +22,7 @@ import type { ChannelHost, ChannelOwner } from "../channel.ts";
 import { closedError, SshError } from "../errors.ts";
 import { Mutex } from "../mutex.ts";
 import { reactor, type Watch } from "../reactor.ts";
+import { inTurn } from "./turns.ts";
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up, as on the server side. */
 const DOPOLL_BATCH = 64;
@@ -200,11 +201,14 @@ export class ClientCore implements ChannelHost {
    * waiting for a round of packets in between; returns that result.
    */
   async untilDone(fn: () => number, again: number = SSH_AGAIN, signal?: AbortSignal): Promise<number> {
-    for (;;) {
+    const attempt = (): number => {
       this.assertConnected();
       if (signal?.aborted) throw signal.reason;
       const rc = this.call(fn);
       this.updateInterest();
+      return rc;
+    };
+    for (let rc = attempt();; rc = await inTurn(attempt)) {
       if (rc !== again) return rc;
       await this.nextRound(signal);
     }
