@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type ClientSession, CommandFailedError, connect } from "../mod.ts";
 import { DemoServer } from "../src/demo/mod.ts";
-import { rejectsWith, sleep } from "./support/client_fixtures.ts";
+import { runScript } from "./support/clients.ts";
+import { knownHostsFile, rejectsWith, scratch, sleep } from "./support/client_fixtures.ts";
 import { createLocalUser } from "./support/local_user.ts";
 import { startSshd } from "./support/sshd.ts";
 
@@ -157,4 +158,42 @@ test("spawn: streaming stdin and stdout, EOF ends cat, kill sends a signal", asy
     const exit = await sleeper.exited;
     assert.equal(exit.exitSignal, "TERM", server);
   });
+});
+
+test("examples/client.ts runs a command on a host from a known_hosts file, and refuses an unknown host", async () => {
+  await using sshd = await startSshd();
+  using tmp = scratch();
+  const knownHosts = knownHostsFile(tmp.dir, sshd.knownHostsLine);
+  const example = new URL("../examples/client", import.meta.url);
+  const args = [
+    "-p",
+    String(sshd.port),
+    "-i",
+    sshd.clientKeyFile,
+    "-o",
+    knownHosts,
+    `${sshd.user}@127.0.0.1`,
+  ];
+  const ok = await runScript(example, [...args, "echo out; echo err >&2; exit 3"], {
+    env: { SSH_AUTH_SOCK: "" },
+  });
+  assert.equal(ok.stdout, "out\n");
+  assert.equal(ok.stderr, "err\n");
+  assert.equal(ok.code, 3);
+  const unknown = await runScript(
+    example,
+    [
+      "-p",
+      String(sshd.port),
+      "-i",
+      sshd.clientKeyFile,
+      "-o",
+      knownHostsFile(tmp.dir),
+      `${sshd.user}@127.0.0.1`,
+      "true",
+    ],
+    { env: { SSH_AUTH_SOCK: "" } },
+  );
+  assert.equal(unknown.code, 255);
+  assert.match(unknown.stderr, /^host-key-unknown: /);
 });
