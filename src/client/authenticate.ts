@@ -41,8 +41,11 @@ export interface KbdintPrompt {
 
 /** A keyboard-interactive round: answer each prompt, in order. */
 export interface KbdintRequest {
+  /** The round's title (often empty). */
   name: string;
+  /** What the server says to do (often empty). */
   instruction: string;
+  /** The questions. */
   prompts: KbdintPrompt[];
 }
 

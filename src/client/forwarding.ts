@@ -26,11 +26,13 @@ const DEFAULT_MAX_CONNECTIONS = 64;
 export interface DirectTcpipOptions {
   /** Where the server connects to. */
   host: string;
+  /** The port there. */
   port: number;
   /** Reported to the server as the connection's origin. Default `"127.0.0.1"`. */
   originHost?: string;
-  /** Default 0. */
+  /** Reported to the server as the connection's origin port. Default 0. */
   originPort?: number;
+  /** Aborts the open (`SshError` `"aborted"`). */
   signal?: AbortSignal;
 }
 
@@ -42,6 +44,7 @@ export interface LocalForwardOptions {
   listenPort?: number;
   /** Where the server connects each connection to. */
   host: string;
+  /** The port there. */
   port: number;
   /** Connections served at once; more are closed at once. Default 64. */
   maxConnections?: number;
@@ -49,11 +52,13 @@ export interface LocalForwardOptions {
 
 /** Where a forwarded connection came from, as the server reports it. */
 export interface ForwardedConnectionInfo {
-  /** The address and port the server accepted the connection on. */
+  /** The address the server accepted the connection on. */
   address: string;
+  /** The port the server accepted the connection on (the forwarding's `listenPort`). */
   port: number;
-  /** The connecting peer. */
+  /** The connecting peer's address. */
   originAddress: string;
+  /** The connecting peer's port. */
   originPort: number;
 }
 
@@ -65,6 +70,7 @@ export interface RemoteForwardOptions {
   listenPort?: number;
   /** Where each connection goes on this side (with `port`), unless `onConnection` takes it. */
   host?: string;
+  /** The port there. */
   port?: number;
   /** Takes each connection's channel instead of connecting it to `host:port`. */
   onConnection?(channel: ClientChannel, info: ForwardedConnectionInfo): void;

@@ -60,6 +60,7 @@ export interface KnownHostsPolicy {
 export interface HostKeyInfo {
   /** The host name the session connected to. */
   host: string;
+  /** The port it connected to. */
   port: number;
   /** What the known_hosts files say of the key. */
   status: KnownHosts;

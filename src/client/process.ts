@@ -32,7 +32,9 @@ export interface RunOptions extends ExecOptions {
 
 /** What a finished command gave. */
 export interface CompletedProcess extends ExitResult {
+  /** Everything the command wrote to stdout. */
   stdout: Uint8Array;
+  /** Everything the command wrote to stderr. */
   stderr: Uint8Array;
   /** `stdout` decoded as UTF-8. */
   stdoutText: string;
@@ -74,7 +76,22 @@ export class CommandFailedError extends SshError {
   }
 }
 
-/** A running remote command. */
+/**
+ * A running remote command (`spawn`, `shell`): its stdin, stdout and stderr
+ * as web streams, and how it ended.
+ *
+ * @example Feed a command and read its answer
+ * ```ts
+ * import type { ClientSession } from "@libssh/libssh";
+ *
+ * declare const ssh: ClientSession;
+ * await using bc = await ssh.spawn("bc");
+ * const input = bc.stdin.getWriter();
+ * await input.write(new TextEncoder().encode("2^64\n"));
+ * await input.close(); // EOF: bc exits
+ * console.log(await new Response(bc.stdout).text(), await bc.exited);
+ * ```
+ */
 export class SshProcess {
   /** The session channel it runs on. */
   readonly channel: ClientChannel;
