@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as c from "../ffi/constants.ts";
 import { ClientSession, connect, KnownHosts, SshKey } from "../mod.ts";
 import { DemoServer } from "../src/demo/mod.ts";
 import { knownHostsFile, rejectsWith, scratch } from "./support/client_fixtures.ts";
@@ -194,4 +195,25 @@ test("DemoServer: an unknown host is refused before any auth request reaches the
   const events = ds.timeline.map((entry) => entry.event);
   assert.ok(events.includes("kex-done"), events.join(" "));
   assert.deepEqual(events.filter((event) => event.startsWith("auth")), []);
+});
+
+test("KnownHosts has libssh's values", () => {
+  assert.deepEqual(
+    [
+      KnownHosts.Error,
+      KnownHosts.NotFound,
+      KnownHosts.Unknown,
+      KnownHosts.Ok,
+      KnownHosts.Changed,
+      KnownHosts.Other,
+    ],
+    [
+      c.SSH_KNOWN_HOSTS_ERROR,
+      c.SSH_KNOWN_HOSTS_NOT_FOUND,
+      c.SSH_KNOWN_HOSTS_UNKNOWN,
+      c.SSH_KNOWN_HOSTS_OK,
+      c.SSH_KNOWN_HOSTS_CHANGED,
+      c.SSH_KNOWN_HOSTS_OTHER,
+    ],
+  );
 });
