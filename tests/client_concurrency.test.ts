@@ -11,7 +11,6 @@ async function worstLag(work: () => Promise<void>): Promise<number> {
   const ticker = setInterval(() => {
     const now = performance.now();
     worst = Math.max(worst, now - last - 10);
-    if (now - last - 10 > 20) console.log("gap", (now - last - 10).toFixed(1), new Date().toISOString());
     last = now;
   }, 10);
   try {
