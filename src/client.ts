@@ -308,7 +308,6 @@ export class ClientSession {
   #closed = false;
   #connecting = false;
   #forwards: RemoteForwards | undefined;
-  #jump: ClientChannel | undefined;
 
   /** Checks the options; nothing is connected until `connect()`. */
   constructor(options: ClientOptions) {
@@ -347,8 +346,8 @@ export class ClientSession {
     const port = options.port ?? 22;
     if (options.fd !== undefined) return { fd: options.fd, owned: false };
     if (options.via) {
+      // The channel closes when the socket pair does: with this session, or on a failed connect.
       const channel = await options.via.openDirectTcpip({ host: options.host, port, signal });
-      this.#jump = channel;
       return { fd: jumpSocket(channel), owned: true };
     }
     const fd = await connectTcp(
@@ -393,8 +392,10 @@ export class ClientSession {
       }
       core.attachEvent();
       await unlessAborted(checkHostKey(core, options.hostKey, options.host, options.port ?? 22), signal);
-      if (auth) await authenticate(core, auth, undefined, signal);
-      if (auth) this.#loggedInNow(core);
+      if (auth) {
+        await authenticate(core, auth, signal);
+        this.#loggedInNow(core);
+      }
     } catch (error) {
       await this.close();
       throw error;
@@ -439,7 +440,7 @@ export class ClientSession {
     const core = this.#connected();
     const credentials = auth ?? this.#options.auth ?? defaultAuth();
     checkAuth(credentials);
-    await authenticate(core, credentials, undefined, options?.signal);
+    await authenticate(core, credentials, options?.signal);
     this.#loggedInNow(core);
   }
 
@@ -700,13 +701,10 @@ export class ClientSession {
     if (!this.#closed) {
       this.#closed = true;
       const core = this.#core;
-      const jump = this.#jump;
       if (core) {
         core.closed = true;
         core.defer(() => core.destroy());
       }
-      // The jump channel ends when its socket pair does (closed with the session); close it in any case.
-      if (jump) void core?.ended.then(() => jump.close());
     }
     return this.#core?.ended ?? Promise.resolve();
   }

@@ -124,7 +124,7 @@ test("step by step: userauthNone lists the methods, then userauthPassword", asyn
   assert.equal((await ssh.run("echo steps")).stdoutText, "steps\n");
 });
 
-test("agent: a real ssh-agent logs in to sshd and to the DemoServer", async () => {
+test("agent: a real ssh-agent (its socket path, agent: true, or by default) logs in to sshd and to the DemoServer", async () => {
   await using sshd = await startSshd();
   await using agent = await startSshAgent(sshd.dir, [sshd.clientKeyFile]);
   {
@@ -136,6 +136,24 @@ test("agent: a real ssh-agent logs in to sshd and to the DemoServer", async () =
       auth: { agent: agent.socket },
     });
     assert.equal((await ssh.run("echo agent")).stdoutText, "agent\n");
+  }
+  // agent: true, and no auth option at all, ask the agent of SSH_AUTH_SOCK.
+  const saved = process.env.SSH_AUTH_SOCK;
+  process.env.SSH_AUTH_SOCK = agent.socket;
+  try {
+    const target = {
+      host: "127.0.0.1",
+      port: sshd.port,
+      user: sshd.user,
+      hostKey: { fingerprint: sshd.fingerprint },
+    };
+    await using viaTrue = await connect({ ...target, auth: { agent: true } });
+    assert.ok(viaTrue.isAuthenticated);
+    await using byDefault = await connect(target);
+    assert.ok(byDefault.isAuthenticated);
+  } finally {
+    if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
+    else process.env.SSH_AUTH_SOCK = saved;
   }
   using clientKey = SshKey.fromFile(sshd.clientKeyFile);
   await using ds = await DemoServer.start({ authorizedKeys: [clientKey.publicKey()] });

@@ -27,7 +27,11 @@ test("via: a DemoServer session as jump host to sshd; the target's host key is t
     await using ssh = await connect({ ...target, hostKey: { fingerprint: sshd.fingerprint } });
     assert.equal((await ssh.run("echo through the jump")).stdoutText, "through the jump\n");
     assert.match(ssh.serverBanner ?? "", /OpenSSH/);
+    assert.equal(hop.channels.length, 1);
   }
+  // The jump channel ends with the session that used it.
+  for (let i = 0; i < 100 && hop.channels.length > 0; i++) await sleep(10);
+  assert.equal(hop.channels.length, 0);
   // The jump host's key is not the target's.
   await rejectsWith(connect({ ...target, hostKey: { key: jump.hostKey } }), "host-key-rejected");
   assert.ok(jump.timeline.some((entry) => entry.event === "forward-open" && entry.data.port === sshd.port));

@@ -325,12 +325,7 @@ export function checkAuth(auth: ClientAuth): void {
  * Logs in with `auth`: resolves once the server accepted, rejects with an
  * `AuthFailedError` when every applicable method was refused.
  */
-export async function authenticate(
-  core: ClientCore,
-  auth: ClientAuth,
-  agentSocket: string | undefined,
-  signal?: AbortSignal,
-): Promise<void> {
+export async function authenticate(core: ClientCore, auth: ClientAuth, signal?: AbortSignal): Promise<void> {
   checkAuth(auth);
   const wanted = auth.methods;
   const tried: string[] = [];
@@ -362,10 +357,10 @@ export async function authenticate(
     }
   }
 
-  const agent = auth.agent === true ? agentSocket : auth.agent || undefined;
-  if (agent !== undefined && allowed("publickey")) {
+  if (auth.agent && allowed("publickey")) {
     tried.push("agent");
-    if (attempt(await userauthAgent(core, agent, signal))) return;
+    // true: libssh asks the agent of SSH_AUTH_SOCK.
+    if (attempt(await userauthAgent(core, auth.agent === true ? undefined : auth.agent, signal))) return;
   }
 
   const password = auth.password;

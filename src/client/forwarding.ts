@@ -123,7 +123,7 @@ export function openDirectTcpip(
  * ended (EOF one way leaves the other open), then closes both. A failure on
  * either side ends both.
  */
-export async function bridge(channel: ClientChannel, socket: Socket): Promise<void> {
+async function bridgeSocket(channel: ClientChannel, socket: Socket): Promise<void> {
   const toSocket = (async (): Promise<void> => {
     const reader = channel.readable.getReader();
     try {
@@ -234,7 +234,7 @@ export async function forwardLocal(
       }
       entry.channel = channel;
       socket.resume();
-      await bridge(channel, socket);
+      await bridgeSocket(channel, socket);
     });
     if (!accepted) socket.destroy();
   });
@@ -456,7 +456,7 @@ class ForwardTarget {
         await channel.close();
         return;
       }
-      await bridge(channel, socket);
+      await bridgeSocket(channel, socket);
     });
   }
 }
