@@ -23,7 +23,14 @@ export {
   SshKey,
 } from "./src/key.ts";
 export { AuthMethod, AuthStatus, PublicKeyState } from "./src/auth.ts";
-export { Bind, type BindAlgorithms, type BindOptions, listen, type ListenOptions } from "./src/bind.ts";
+export {
+  Bind,
+  type BindAlgorithms,
+  type BindOptions,
+  type BindSettings,
+  listen,
+  type ListenOptions,
+} from "./src/bind.ts";
 export { DEFAULT_LIMITS, type LimitName, type ServerLimits } from "./src/limits.ts";
 export {
   type CallbackSet,
@@ -55,6 +62,7 @@ export {
 export { type ErrorHandler, Session } from "./src/session.ts";
 export type { SocketAddress } from "./ffi/socket.ts";
 export {
+  type DemoAuthMethod,
   type DemoClient,
   DemoServer,
   type DemoServerOptions,

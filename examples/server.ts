@@ -12,6 +12,7 @@
  */
 
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   AuthMethod,
   AuthStatus,
@@ -41,12 +42,17 @@ function runCommand(channel: SshChannel, command: string): void {
       for await (const chunk of child.stderr) await channel.write(chunk, { stderr: true });
     })(),
   ];
-  channel.setCallbacks(
-    new ChannelCallbacks(undefined, {
-      onData: (_session, _channel, data) => void child.stdin.write(data),
-      onEof: () => void child.stdin.end(),
-    }),
-  );
+  // The client's data through the channel's stream: while the command does not read, nothing more is taken
+  // and the client's window closes (back-pressure), so a client cannot make the server hold its upload.
+  child.stdin.on("error", () => {}); // the command may exit without reading its input
+  void (async () => {
+    try {
+      for await (const chunk of channel.readable) {
+        if (!child.stdin.write(chunk)) await once(child.stdin, "drain");
+      }
+    } catch { /* the client went away */ }
+    child.stdin.end();
+  })();
   child.on("close", async (code, signal) => {
     await Promise.allSettled(pumps);
     if (!channel.isOpen) return;

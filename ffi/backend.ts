@@ -70,6 +70,8 @@ export interface Backend {
   readCString(pointer: Pointer): string | null;
   /** Copies `length` bytes starting at `pointer`. */
   readBytes(pointer: Pointer, length: number): Uint8Array<ArrayBuffer>;
+  /** Copies `target.length` bytes starting at `pointer` into `target`. */
+  copyInto(pointer: Pointer, target: Uint8Array<ArrayBuffer>): void;
   /** The numeric address of a pointer (0n for NULL): a key for registries. */
   address(pointer: Pointer): bigint;
   /** The pointer at a numeric address (NULL for 0n). */

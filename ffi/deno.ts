@@ -30,6 +30,9 @@ export function openDenoBackend(libraryPath: string): Backend {
       if (length > 0) Deno.UnsafePointerView.copyInto(toDeno(pointer)!, bytes);
       return bytes;
     },
+    copyInto(pointer, target): void {
+      if (target.length > 0) Deno.UnsafePointerView.copyInto(toDeno(pointer)!, target);
+    },
     address(pointer): bigint {
       return BigInt(Deno.UnsafePointer.value(toDeno(pointer)));
     },

@@ -6,7 +6,21 @@
  */
 
 import type { Backend } from "./backend.ts";
-import { EAGAIN, EINTR, EIO, F_GETFL, F_SETFD, F_SETFL, FD_CLOEXEC, O_NONBLOCK } from "./platform.ts";
+import {
+  EAGAIN,
+  EINTR,
+  EIO,
+  EMFILE,
+  ENFILE,
+  ENOBUFS,
+  ENOMEM,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
+  O_NONBLOCK,
+  RLIMIT_NOFILE,
+} from "./platform.ts";
 
 /** `read()`/`write()` could not go on without blocking: wait for `poll()`. */
 export const WOULD_BLOCK = -1;
@@ -89,4 +103,39 @@ export function writeFd(backend: Backend, fd: number, bytes: Uint8Array<ArrayBuf
 /** Closes a descriptor. */
 export function closeFd(backend: Backend, fd: number): void {
   backend.libc.close(fd);
+}
+
+/**
+ * Descriptors kept free for the runtime. Deno itself opens files at moments
+ * we do not choose (a source map while it formats an error's stack, a child
+ * process's pipes): when `open()` fails there, it panics and the whole
+ * process dies. So every descriptor this binding makes (accepted connections,
+ * sockets, pipes, ptys, pidfds) must stay below the limit minus this many.
+ */
+const RUNTIME_RESERVE = 32;
+
+/** Whether `errno` says a system resource ran out (descriptors, buffers, memory), not that the call was wrong. */
+export function isExhaustion(errno: number): boolean {
+  return errno === EMFILE || errno === ENFILE || errno === ENOBUFS || errno === ENOMEM;
+}
+
+/** The lowest descriptor number this binding may not keep (see `RUNTIME_RESERVE`). */
+function descriptorCeiling(backend: Backend): number {
+  const limit = new BigUint64Array(2);
+  if (backend.libc.getrlimit(RLIMIT_NOFILE, limit) !== 0) return Number.MAX_SAFE_INTEGER;
+  const soft = limit[0] > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit[0]);
+  return soft - Math.min(RUNTIME_RESERVE, Math.floor(soft / 4));
+}
+
+/**
+ * Keeps `fds`, just made by `what`, unless one of them eats into the
+ * runtime's reserve: then closes them all and throws an `ErrnoError` EMFILE.
+ * Descriptors are allocated lowest first, so a number at the ceiling means
+ * fewer than the reserve are free.
+ */
+export function claimDescriptors(backend: Backend, what: string, ...fds: number[]): void {
+  const ceiling = descriptorCeiling(backend);
+  if (fds.every((fd) => fd < ceiling)) return;
+  for (const fd of fds) backend.libc.close(fd);
+  throw new ErrnoError(backend, what, EMFILE);
 }

@@ -27,8 +27,7 @@ const CANDIDATES = [
 ];
 
 const INSTALL_HINT =
-  "install it with `apt-get install libssh-4` (Debian/Ubuntu; `libssh` on Fedora/Homebrew) " +
-  "or set LIBSSH_PATH to the library file";
+  "install it with `apt-get install libssh-4` (Debian/Ubuntu; `libssh` on Fedora/Homebrew)";
 
 let loaded: Backend | undefined;
 
@@ -56,7 +55,19 @@ export function parseVersion(text: string): { major: number; minor: number; patc
   return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
 }
 
-function checkVersion(backend: Backend): void {
+/** What to do about an unusable library: install one, or fix the `LIBSSH_PATH` that chose it. */
+function remedy(override: string | undefined): string {
+  return override
+    ? `point LIBSSH_PATH at libssh 0.10 or newer (a libssh.so.4 file), or unset it to use the system's: ${INSTALL_HINT}`
+    : `${INSTALL_HINT}, or set LIBSSH_PATH to the library file`;
+}
+
+/** Deno refused `dlopen` for lack of `--allow-ffi` (not the OS: that is `PermissionDenied`). */
+function isMissingFfiPermission(error: unknown): boolean {
+  return (error as Error | undefined)?.name === "NotCapable";
+}
+
+function checkVersion(backend: Backend, override: string | undefined): void {
   const text = backend.readCString(backend.libssh.ssh_version(0)) ?? "";
   const version = parseVersion(text);
   const tooOld = !version || version.major < MINIMUM_VERSION.major ||
@@ -65,7 +76,7 @@ function checkVersion(backend: Backend): void {
     throw new SshError(
       "unsupported-version",
       `libssh ${text || "(unknown version)"} at ${backend.libraryPath} is too old: ` +
-        `${MINIMUM_VERSION.major}.${MINIMUM_VERSION.minor} or newer is needed; ${INSTALL_HINT}`,
+        `${MINIMUM_VERSION.major}.${MINIMUM_VERSION.minor} or newer is needed; ${remedy(override)}`,
     );
   }
 }
@@ -82,17 +93,27 @@ export function native(): Backend {
       backend = open(path);
     } catch (e) {
       if (e instanceof SshError) throw e;
+      if (isMissingFfiPermission(e)) {
+        throw new SshError(
+          "library-not-found",
+          "libssh cannot be loaded without FFI access: run deno with --allow-ffi (or -A)",
+          { cause: e },
+        );
+      }
       failures.push(e);
       continue;
     }
-    checkVersion(backend);
+    checkVersion(backend, override);
     prepareTrampolines(backend);
     loaded = backend;
     return backend;
   }
-  const where = override ? `LIBSSH_PATH=${override}` : `any of ${paths.join(", ")}`;
-  throw new SshError("library-not-found", `libssh could not be loaded from ${where}; ${INSTALL_HINT}`, {
-    cause: failures.at(-1),
+  const cause = failures.at(-1);
+  const where = override
+    ? `LIBSSH_PATH=${override} (${cause instanceof Error ? cause.message : String(cause)})`
+    : `any of ${paths.join(", ")}`;
+  throw new SshError("library-not-found", `libssh could not be loaded from ${where}; ${remedy(override)}`, {
+    cause,
   });
 }
 

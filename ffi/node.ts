@@ -15,7 +15,6 @@
  */
 
 import { createRequire } from "node:module";
-import type * as Koffi from "koffi";
 import type {
   Backend,
   Bindings,
@@ -28,7 +27,37 @@ import type {
 import { type ForeignFunction, libcSymbols, libsshSymbols, type NativeType } from "./symbols.ts";
 import { SshError } from "../src/errors.ts";
 
-type KoffiModule = typeof Koffi;
+declare const koffiTypeBrand: unique symbol;
+
+/** A koffi type (made by `koffi.proto`, `koffi.pointer`), opaque here. */
+type KoffiType = { readonly [koffiTypeBrand]: true };
+
+/** A foreign function bound by koffi; `async` runs it on libuv's thread pool. */
+interface KoffiFunction {
+  (...args: unknown[]): unknown;
+  async(...argsThenCallback: unknown[]): void;
+}
+
+/** A library opened by `koffi.load`. */
+interface KoffiLibrary {
+  func(name: string, result: string, parameters: string[]): KoffiFunction;
+}
+
+/**
+ * The part of koffi this backend uses. Declared here rather than imported
+ * from koffi's own types, so the module type-checks where koffi is not
+ * installed: from Deno, from another folder, a URL or JSR.
+ */
+interface KoffiModule {
+  load(path: string): KoffiLibrary;
+  proto(result: string, parameters: string[]): KoffiType;
+  pointer(type: KoffiType): KoffiType;
+  register(callback: (...args: never[]) => unknown, type: KoffiType): bigint;
+  unregister(callback: bigint): void;
+  address(buffer: ArrayBufferView): bigint;
+  view(pointer: bigint | null, length: number): ArrayBuffer;
+  decode: { string(pointer: bigint | null): string };
+}
 
 /** Each Deno type name as the koffi type of the same C size and signedness. */
 const KOFFI_TYPES: Record<NativeType, string> = {
@@ -74,12 +103,12 @@ function loadKoffi(): KoffiModule {
 
 /** Binds every entry of `table`; an `optional` symbol missing from the library becomes `null`. */
 function bindTable<T extends Record<string, ForeignFunction>>(
-  library: Koffi.LibraryHandle,
+  library: KoffiLibrary,
   table: T,
 ): Bindings<T> {
   const bindings: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(table) as [string, ForeignFunction][]) {
-    let fn: ReturnType<Koffi.LibraryHandle["func"]>;
+    let fn: KoffiFunction;
     try {
       fn = library.func(
         entry.name ?? key,
@@ -109,8 +138,8 @@ export function openNodeBackend(libraryPath: string): Backend {
   const libssh = bindTable(koffi.load(libraryPath), libsshSymbols) as unknown as Libssh;
   const libc = bindTable(koffi.load("libc.so.6"), libcSymbols) as unknown as Libc;
   // One anonymous prototype per distinct C signature.
-  const prototypes = new Map<string, Koffi.TypeObject>();
-  const prototypeOf = (signature: CallbackSignature): Koffi.TypeObject => {
+  const prototypes = new Map<string, KoffiType>();
+  const prototypeOf = (signature: CallbackSignature): KoffiType => {
     const key = `${signature.result}(${signature.parameters.join(",")})`;
     let type = prototypes.get(key);
     if (!type) {
@@ -134,6 +163,9 @@ export function openNodeBackend(libraryPath: string): Backend {
     readBytes(pointer, length): Uint8Array<ArrayBuffer> {
       if (length === 0) return new Uint8Array(0);
       return new Uint8Array(koffi.view(toKoffi(pointer), length).slice(0));
+    },
+    copyInto(pointer, target): void {
+      if (target.length > 0) target.set(new Uint8Array(koffi.view(toKoffi(pointer), target.length)));
     },
     address(pointer): bigint {
       return toKoffi(pointer) ?? 0n;

@@ -36,11 +36,20 @@ export const SO_REUSEADDR = 2;
 export const SO_ERROR = 4;
 export const SHUT_WR = 1;
 export const AI_NUMERICSERV = 0x0400;
+export const AI_NUMERICHOST = 0x0004;
 
 export const TIOCSWINSZ = 0x5414;
+export const FIONREAD = 0x541b;
+
+export const RLIMIT_NOFILE = 7;
 
 export const EINTR = 4;
 export const EIO = 5;
 export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const ENFILE = 23;
+export const EMFILE = 24;
+export const ECONNABORTED = 103;
+export const ENOBUFS = 105;
 export const ETIMEDOUT = 110;
 export const EINPROGRESS = 115;

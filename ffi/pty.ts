@@ -5,7 +5,7 @@
  */
 
 import type { Backend } from "./backend.ts";
-import { ErrnoError, prepareFd } from "./fd.ts";
+import { claimDescriptors, ErrnoError, prepareFd } from "./fd.ts";
 import { TIOCSWINSZ } from "./platform.ts";
 
 /** An open pseudo-terminal pair. */
@@ -45,6 +45,7 @@ export function openPty(backend: Backend, size: WindowSize): PtyPair {
     throw new ErrnoError(backend, "openpty");
   }
   const [master, slave] = fds;
+  claimDescriptors(backend, "openpty", master, slave);
   try {
     prepareFd(backend, master);
     prepareFd(backend, slave);

@@ -5,7 +5,7 @@
  */
 
 import type { Backend } from "./backend.ts";
-import { AF_INET, AF_INET6, IPPROTO_TCP, TCP_NODELAY, TCP_QUICKACK } from "./platform.ts";
+import { AF_INET, AF_INET6, FIONREAD, IPPROTO_TCP, TCP_NODELAY, TCP_QUICKACK } from "./platform.ts";
 
 /** An IP endpoint. */
 export interface SocketAddress {
@@ -35,6 +35,12 @@ export function setNoDelay(backend: Backend, fd: number): boolean {
  */
 export function setQuickAck(backend: Backend, fd: number): boolean {
   return setIntOption(backend, fd, IPPROTO_TCP, TCP_QUICKACK);
+}
+
+/** Bytes that arrived on a socket and were not read yet (0 when unknown). */
+export function bytesWaiting(backend: Backend, fd: number): number {
+  const count = new Int32Array(1);
+  return backend.libc.ioctl(fd, BigInt(FIONREAD), count) === 0 ? count[0] : 0;
 }
 
 function formatIPv6(bytes: Uint8Array): string {

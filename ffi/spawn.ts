@@ -16,7 +16,7 @@
 
 import process from "node:process";
 import type { Backend } from "./backend.ts";
-import { ErrnoError, setNonBlocking } from "./fd.ts";
+import { claimDescriptors, ErrnoError, isExhaustion, lastErrno, setNonBlocking } from "./fd.ts";
 
 /** `O_CLOEXEC` for `pipe2`: no other child inherits our ends. */
 const O_CLOEXEC = 0o2000000;
@@ -52,9 +52,10 @@ export interface ProcessExit {
 /** Whether this platform has what `spawnProcess` needs (`pidfd_open`: Linux 5.3, glibc 2.36). */
 export function nativeSpawnAvailable(backend: Backend): boolean {
   if (!backend.libc.pidfd_open) return false;
-  // A pidfd of ourselves tells whether the kernel has the system call.
+  // A pidfd of ourselves tells whether the kernel has the system call (out of
+  // descriptors, it still has it).
   const fd = backend.libc.pidfd_open(process.pid, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return isExhaustion(lastErrno(backend));
   backend.libc.close(fd);
   return true;
 }
@@ -96,6 +97,7 @@ function environmentArray(
 function pipe(backend: Backend): [number, number] {
   const fds = new Int32Array(2);
   if (backend.libc.pipe2(fds, O_CLOEXEC) !== 0) throw new ErrnoError(backend, "pipe2");
+  claimDescriptors(backend, "pipe2", fds[0], fds[1]);
   return [fds[0], fds[1]];
 }
 
@@ -159,8 +161,10 @@ export function spawnProcess(
     opened.length = 0;
     opened.push(stdinWrite, stdoutRead, stderrRead);
     const pidFd = libc.pidfd_open!(pid[0], 0);
-    if (pidFd < 0) {
-      const error = new ErrnoError(backend, "pidfd_open");
+    try {
+      if (pidFd < 0) throw new ErrnoError(backend, "pidfd_open");
+      claimDescriptors(backend, "pidfd_open", pidFd);
+    } catch (error) {
       libc.kill(pid[0], 9);
       libc.waitpid(pid[0], new Int32Array(1), 0);
       throw error;

@@ -222,6 +222,14 @@ export const libsshSymbols = {
     ],
     result: "i32",
   },
+  ssh_bind_accept_fd: {
+    parameters: [
+      "pointer", // ssh_bind ssh_bind_o
+      "pointer", // ssh_session session
+      "i32", // socket_t fd
+    ],
+    result: "i32",
+  },
   ssh_bind_free: {
     parameters: ["pointer"], // ssh_bind ssh_bind_o
     result: "void",
@@ -258,6 +266,14 @@ export const libsshSymbols = {
   ssh_get_status: {
     parameters: ["pointer"], // ssh_session session
     result: "i32", // SSH_CLOSED | SSH_READ_PENDING | SSH_CLOSED_ERROR | SSH_WRITE_PENDING
+  },
+  ssh_set_counters: {
+    parameters: [
+      "pointer", // ssh_session session
+      "pointer", // ssh_counter scounter (bytes through the socket)
+      "pointer", // ssh_counter rcounter (payload bytes and packets)
+    ],
+    result: "void",
   },
   ssh_get_poll_flags: {
     parameters: ["pointer"], // ssh_session session
@@ -937,6 +953,13 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
+  getrlimit: {
+    parameters: [
+      "i32", // int resource
+      "buffer", // struct rlimit *rlim
+    ],
+    result: "i32",
+  },
   accept4: {
     parameters: [
       "i32", // int sockfd
@@ -972,6 +995,18 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
+  getaddrinfo_async: {
+    // The same getaddrinfo(), on a worker thread: a name lookup may wait for DNS.
+    name: "getaddrinfo",
+    parameters: [
+      "buffer", // const char *node
+      "buffer", // const char *service
+      "buffer", // const struct addrinfo *hints
+      "buffer", // struct addrinfo **res
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   freeaddrinfo: {
     parameters: ["pointer"], // struct addrinfo *res
     result: "void",
@@ -995,11 +1030,11 @@ export const libcSymbols = {
     result: "i32",
   },
   ioctl: {
-    // Declared with one pointer argument: the TIOCSWINSZ form we use.
+    // Declared with one pointer argument: the TIOCSWINSZ and FIONREAD forms we use.
     parameters: [
       "i32", // int fd
       "u64", // unsigned long request
-      "buffer", // const struct winsize *
+      "buffer", // const struct winsize * / int *
     ],
     result: "i32",
   },
@@ -1106,23 +1141,7 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
-  // ---- client transport (ffi/client_socket.ts) ----
-  getaddrinfo_async: {
-    // The same getaddrinfo(), on a worker thread: resolving a name may wait on DNS.
-    name: "getaddrinfo",
-    parameters: [
-      "buffer", // const char *node
-      "buffer", // const char *service
-      "buffer", // const struct addrinfo *hints
-      "buffer", // struct addrinfo **res
-    ],
-    result: "i32",
-    nonblocking: true,
-  },
-  gai_strerror: {
-    parameters: ["i32"], // int errcode
-    result: "pointer", // const char *
-  },
+  // ---- client jump hosts (ffi/socket_pair.ts) ----
   socketpair: {
     parameters: [
       "i32", // int domain

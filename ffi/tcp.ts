@@ -1,19 +1,21 @@
 /**
  * TCP sockets this process opens itself (the DemoServer's port forwarding):
- * name resolution, connect with a deadline, listen and accept.
+ * name resolution (numeric on the JS thread, names on a worker), non-blocking
+ * connect, listen and accept.
  *
  * @module
  */
 
 import type { Backend } from "./backend.ts";
 import { cString } from "./cstring.ts";
-import { ErrnoError, lastErrno } from "./fd.ts";
+import { claimDescriptors, ErrnoError, isExhaustion, lastErrno } from "./fd.ts";
 import {
+  AI_NUMERICHOST,
   AI_NUMERICSERV,
   EAGAIN,
+  ECONNABORTED,
   EINPROGRESS,
   EINTR,
-  ETIMEDOUT,
   POLLOUT,
   SHUT_WR,
   SO_ERROR,
@@ -29,24 +31,42 @@ import { type SocketAddress, socketAddress } from "./socket.ts";
 /** `struct addrinfo` on 64-bit Linux. */
 const ADDRINFO = { bytes: 48, flags: 0, family: 4, socktype: 8, addrlen: 16, addr: 24, next: 40 } as const;
 
-/** One address `getaddrinfo` gave: its family and its `struct sockaddr`. */
+/** One address of a host, as `connect()` and `bind()` take it. */
 export interface ResolvedAddress {
-  family: number;
-  sockaddr: Uint8Array<ArrayBuffer>;
+  readonly family: number;
+  readonly sockaddr: Uint8Array<ArrayBuffer>;
 }
 
-/** The `hints` of a TCP lookup with a numeric port; `family` 0 takes any. */
-export function tcpHints(family = 0): Uint8Array<ArrayBuffer> {
-  const hints = new Uint8Array(ADDRINFO.bytes);
+/**
+ * `getaddrinfo`'s arguments in memory that stays put while a worker thread
+ * uses it: buffers of their own (never V8's small on-heap arrays, which move).
+ */
+function lookupArguments(host: string, port: number, flags: number, family = 0): {
+  node: Uint8Array<ArrayBuffer>;
+  service: Uint8Array<ArrayBuffer>;
+  hints: Uint8Array<ArrayBuffer>;
+  result: BigUint64Array<ArrayBuffer>;
+} {
+  const own = (bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> => {
+    const copy = new Uint8Array(new ArrayBuffer(Math.max(bytes.length, 128)), 0, bytes.length);
+    copy.set(bytes);
+    return copy;
+  };
+  const hints = new Uint8Array(new ArrayBuffer(128), 0, ADDRINFO.bytes);
   const view = new DataView(hints.buffer);
-  view.setInt32(ADDRINFO.flags, AI_NUMERICSERV, true);
+  view.setInt32(ADDRINFO.flags, AI_NUMERICSERV | flags, true);
   view.setInt32(ADDRINFO.family, family, true);
   view.setInt32(ADDRINFO.socktype, SOCK_STREAM, true);
-  return hints;
+  return {
+    node: own(cString(host)),
+    service: own(cString(String(port))),
+    hints,
+    result: new BigUint64Array(new ArrayBuffer(128), 0, 1),
+  };
 }
 
-/** Copies the addresses of the `getaddrinfo` result list in `result`, then frees the list. */
-export function takeAddrinfo(backend: Backend, result: BigUint64Array<ArrayBuffer>): ResolvedAddress[] {
+/** Reads and frees `getaddrinfo`'s list. */
+function addressList(backend: Backend, result: BigUint64Array<ArrayBuffer>): ResolvedAddress[] {
   const first = backend.pointerAt(result[0]);
   const addresses: ResolvedAddress[] = [];
   try {
@@ -68,22 +88,86 @@ export function takeAddrinfo(backend: Backend, result: BigUint64Array<ArrayBuffe
   return addresses;
 }
 
-/** Resolves `host` (a name or a numeric address) for a TCP `port`; throws on failure. */
-function resolve(backend: Backend, host: string, port: number): ResolvedAddress[] {
-  const result = new BigUint64Array(1);
-  const rc = backend.libc.getaddrinfo(cString(host), cString(String(port)), tcpHints(), result);
+/**
+ * The addresses of a numeric host, found without any lookup; `localhost`
+ * counts as 127.0.0.1 and ::1 (RFC 6761). `null` for a name: resolve it with
+ * `lookUp`, which does not hold this thread.
+ */
+export function numericAddresses(backend: Backend, host: string, port: number): ResolvedAddress[] | null {
+  const hosts = host === "localhost" ? ["127.0.0.1", "::1"] : [host];
+  const addresses: ResolvedAddress[] = [];
+  for (const name of hosts) {
+    const args = lookupArguments(name, port, AI_NUMERICHOST);
+    if (backend.libc.getaddrinfo(args.node, args.service, args.hints, args.result) !== 0) {
+      if (host === "localhost") continue; // a system without IPv6
+      return null;
+    }
+    addresses.push(...addressList(backend, args.result));
+  }
+  return addresses;
+}
+
+/**
+ * Resolves a name on a worker thread (a lookup may wait for DNS); throws when
+ * it does not resolve. `family` (`AF_INET`, `AF_INET6`) keeps only that family.
+ */
+export async function lookUp(
+  backend: Backend,
+  host: string,
+  port: number,
+  family = 0,
+): Promise<ResolvedAddress[]> {
+  const args = lookupArguments(host, port, 0, family);
+  const rc = await backend.libc.getaddrinfo_async(args.node, args.service, args.hints, args.result);
   if (rc !== 0) throw new Error(`cannot resolve ${host} (getaddrinfo error ${rc})`);
-  return takeAddrinfo(backend, result);
+  const addresses = addressList(backend, args.result);
+  if (addresses.length === 0) throw new Error(`no address for ${host}`);
+  return addresses;
 }
 
 function openSocket(backend: Backend, family: number): number {
   const fd = backend.libc.socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw new ErrnoError(backend, "socket");
+  claimDescriptors(backend, "socket", fd);
   return fd;
 }
 
-/** Waits up to `timeoutMs` for a non-blocking connect; returns its errno (0: connected). */
-function finishConnect(backend: Backend, fd: number, timeoutMs: number): number {
+/**
+ * Starts a non-blocking connect to `address` (from the `local` address when
+ * given): the descriptor with errno 0
+ * (connected) or `EINPROGRESS` (the reactor reports it writable once done:
+ * read `connectResult`). On an immediate failure the descriptor is closed and
+ * the `ErrnoError` thrown.
+ */
+export function startConnect(
+  backend: Backend,
+  address: ResolvedAddress,
+  what: string,
+  local?: ResolvedAddress,
+): {
+  fd: number;
+  errno: number;
+} {
+  const fd = openSocket(backend, address.family);
+  if (local && backend.libc.bind(fd, local.sockaddr, local.sockaddr.length) !== 0) {
+    const error = new ErrnoError(backend, `bind before ${what}`);
+    backend.libc.close(fd);
+    throw error;
+  }
+  if (backend.libc.connect(fd, address.sockaddr, address.sockaddr.length) === 0) return { fd, errno: 0 };
+  const errno = lastErrno(backend);
+  if (errno === EINPROGRESS) return { fd, errno };
+  backend.libc.close(fd);
+  throw new ErrnoError(backend, what, errno);
+}
+
+/**
+ * Waits at most `timeoutMs` ON THIS THREAD for a connect in progress: only a
+ * few milliseconds, where an answer is wanted before a libssh callback
+ * returns (a loopback target answers at once). Returns 0 (connected),
+ * `EINPROGRESS` (not yet) or the connect's errno.
+ */
+export function awaitConnectBriefly(backend: Backend, fd: number, timeoutMs: number): number {
   const pollfd = new Uint8Array(POLLFD_BYTES);
   const view = new DataView(pollfd.buffer);
   view.setInt32(0, fd, true);
@@ -91,38 +175,18 @@ function finishConnect(backend: Backend, fd: number, timeoutMs: number): number 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ready = backend.libc.poll_now(pollfd, 1n, Math.max(0, deadline - Date.now()));
-    if (ready > 0) break;
-    if (ready === 0) return ETIMEDOUT;
+    if (ready > 0) return connectResult(backend, fd);
+    if (ready === 0) return EINPROGRESS;
     if (lastErrno(backend) !== EINTR) return lastErrno(backend);
   }
+}
+
+/** The outcome of a connect once its descriptor turned writable: 0 or its errno. */
+export function connectResult(backend: Backend, fd: number): number {
   const error = new Int32Array(1);
   const length = new Uint32Array([4]);
   if (backend.libc.getsockopt(fd, SOL_SOCKET, SO_ERROR, error, length) !== 0) return lastErrno(backend);
   return error[0];
-}
-
-/**
- * Connects to `host:port`, trying each address in turn, within `timeoutMs`.
- * Returns a non-blocking descriptor; throws an `ErrnoError` ("Connection
- * refused", …) or an `Error` when the name does not resolve.
- *
- * This waits on the calling thread: a loopback connect answers at once, a
- * remote one within the deadline.
- */
-export function connectTcp(backend: Backend, host: string, port: number, timeoutMs: number): number {
-  let lastError: Error = new Error(`no address for ${host}`);
-  for (const address of resolve(backend, host, port)) {
-    const fd = openSocket(backend, address.family);
-    let errno = 0;
-    if (backend.libc.connect(fd, address.sockaddr, address.sockaddr.length) !== 0) {
-      errno = lastErrno(backend);
-      if (errno === EINPROGRESS) errno = finishConnect(backend, fd, timeoutMs);
-    }
-    if (errno === 0) return fd;
-    backend.libc.close(fd);
-    lastError = new ErrnoError(backend, `connect to ${host}:${port}`, errno);
-  }
-  throw lastError;
 }
 
 /** A listening socket. */
@@ -132,10 +196,13 @@ export interface Listener {
   readonly port: number;
 }
 
-/** Listens on `host:port` (port 0 picks a free one); throws on failure. */
+/** Listens on `host:port` (an address or `localhost`; port 0 picks a free one); throws on failure. */
 export function listenTcp(backend: Backend, host: string, port: number): Listener {
+  // Answered inside a libssh callback: no lookup that could wait for DNS.
+  const addresses = numericAddresses(backend, host, port);
+  if (addresses === null) throw new Error(`${host} is not an address (a name would need a DNS lookup)`);
   let lastError: Error = new Error(`no address for ${host}`);
-  for (const address of resolve(backend, host, port)) {
+  for (const address of addresses) {
     const fd = openSocket(backend, address.family);
     backend.libc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, new Int32Array([1]), 4);
     if (
@@ -157,14 +224,29 @@ export interface Accepted {
   readonly peer: SocketAddress | null;
 }
 
-/** Accepts one pending connection (non-blocking); `null` when none is waiting. */
-export function acceptTcp(backend: Backend, listenFd: number): Accepted | null {
+/**
+ * Accepts one pending connection (non-blocking): `null` when none is waiting,
+ * `"exhausted"` when the system ran out of descriptors or memory (the caller
+ * pauses the listener and retries later: the connection stays queued). A
+ * connection that would eat into the runtime's reserve of descriptors is
+ * closed at once (its client sees the connection closed) and the next one
+ * is tried. Throws `ErrnoError` on other failures.
+ */
+export function acceptTcp(backend: Backend, listenFd: number): Accepted | null | "exhausted" {
   for (;;) {
     const fd = backend.libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) return { fd, peer: socketAddress(backend, fd, "peer") };
+    if (fd >= 0) {
+      try {
+        claimDescriptors(backend, "accept", fd);
+      } catch {
+        continue;
+      }
+      return { fd, peer: socketAddress(backend, fd, "peer") };
+    }
     const errno = lastErrno(backend);
-    if (errno === EINTR) continue;
+    if (errno === EINTR || errno === ECONNABORTED) continue;
     if (errno === EAGAIN) return null;
+    if (isExhaustion(errno)) return "exhausted";
     throw new ErrnoError(backend, "accept", errno);
   }
 }

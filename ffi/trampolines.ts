@@ -99,7 +99,62 @@ interface Entry {
   readonly safe: number | null | ((args: unknown[]) => number);
   /** Turns the C arguments (userdata removed) into the handler's arguments. */
   readonly decode: (backend: Backend, args: unknown[]) => unknown[];
+  /** Calls the handler itself, instead of once with `decode`'s arguments. */
+  readonly invoke?: (
+    backend: Backend,
+    handler: (...a: unknown[]) => unknown,
+    target: CallbackTarget,
+    args: unknown[],
+  ) => unknown;
 }
+
+/**
+ * The most a data callback sees at once. libssh offers everything it holds
+ * for a channel, and offers it again with each new packet while a consumer
+ * takes nothing (back-pressure): copying all of it each time would cost up to
+ * a whole window per packet. The handler gets the data in pieces of this size
+ * for as long as it takes each piece whole.
+ */
+const DATA_PIECE = 64 * 1024;
+
+/** Hands channel data to `handler` piece by piece; returns the bytes it took (a non-integer as is). */
+function invokeData(
+  backend: Backend,
+  handler: (...a: unknown[]) => unknown,
+  target: CallbackTarget,
+  args: unknown[],
+): unknown {
+  const [s, c, data, length, isStderr] = args;
+  const total = int(length);
+  const stderr = int(isStderr) !== 0;
+  const base = backend.address(data as Pointer);
+  // A transient piece is valid during the call only: no allocation per piece. Nested calls get their own.
+  const scratch = target.transientData ? (dataScratch.pop() ?? new Uint8Array(DATA_PIECE)) : undefined;
+  let taken = 0;
+  try {
+    do {
+      const size = Math.min(DATA_PIECE, total - taken);
+      const at = backend.pointerAt(base + BigInt(taken));
+      let piece: Uint8Array<ArrayBuffer>;
+      if (scratch) {
+        piece = scratch.subarray(0, size);
+        backend.copyInto(at, piece);
+      } else {
+        piece = backend.readBytes(at, size);
+      }
+      const used = handler.call(target.handlers, s, c, piece, stderr);
+      if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > size) return used;
+      taken += used;
+      if (used < size) break;
+    } while (taken < total);
+  } finally {
+    if (scratch) dataScratch.push(scratch);
+  }
+  return taken;
+}
+
+/** Buffers for transient data pieces, reused (one per nesting level in use). */
+const dataScratch: Uint8Array<ArrayBuffer>[] = [];
 
 const P = "pointer" as const;
 const cstr = (backend: Backend, p: unknown): string => backend.readCString(p as Pointer) ?? "";
@@ -149,6 +204,7 @@ const CHANNEL_ENTRIES: Record<ChannelCallbackField, Entry> = {
       b,
       [s, c, data, length, isStderr],
     ) => [s, c, b.readBytes(data as Pointer, int(length)), int(isStderr) !== 0],
+    invoke: invokeData,
   },
   eof: { signature: { parameters: [P, P, P], result: "void" }, safe: 0, decode: (_b, [s, c]) => [s, c] },
   close: { signature: { parameters: [P, P, P], result: "void" }, safe: 0, decode: (_b, [s, c]) => [s, c] },
@@ -238,6 +294,8 @@ const MESSAGE_ENTRY: Entry = {
 export interface CallbackTarget {
   readonly handlers: Handlers;
   readonly onError: TrampolineErrorSink;
+  /** The data handler copies what it keeps: it gets pieces valid during the call only, without an allocation each. */
+  readonly transientData?: boolean;
 }
 
 const targets = new Map<number, CallbackTarget>();
@@ -259,7 +317,9 @@ function nativeFor(backend: Backend, name: string, entry: Entry): Pointer {
       const handler = target?.handlers[name as keyof Handlers] as ((...a: unknown[]) => unknown) | undefined;
       if (!target || !handler) return safeResult(entry, args, backend);
       try {
-        const result = handler.apply(target.handlers, entry.decode(backend, args.slice(0, userdataIndex)));
+        const result = entry.invoke
+          ? entry.invoke(backend, handler, target, args)
+          : handler.apply(target.handlers, entry.decode(backend, args.slice(0, userdataIndex)));
         if (entry.signature.result === "void") return;
         if (entry.signature.result === "pointer") return (result ?? null) as Pointer;
         if (typeof result === "number" && Number.isInteger(result)) return result;

@@ -13,6 +13,7 @@ packages=(
   python3-paramiko python3-asyncssh  # Python clients used by the tests
   python3-pytest                  # runs examples/pytest
   cmake make gcc libssl-dev zlib1g-dev  # build libssh 0.11/0.12 (scripts/test_libssh_versions.sh); gcc: tests/structs.test.ts
+  putty-tools dropbear-bin        # plink and dbclient, clients that try keyboard-interactive first
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -6,7 +6,9 @@
 #   - runs an exec from the ssh2 client against a DemoServer,
 #   - type-checks examples/node_server.mjs (the README's Node example, which
 #     must equal it) against the installed types and serves OpenSSH with it,
-#   - runs `npx libssh-demo`, logs in with OpenSSH, SIGTERMs the CLI: exit 0.
+#   - runs `npx libssh-demo`, logs in with OpenSSH, SIGTERMs the CLI: exit 0,
+#   - runs examples/pytest (copied) and examples/shell with their default command, the bin,
+#   - installs the built folder itself (`npm install path/to/npm`, the README's other way).
 # Only 127.0.0.1 and port 0; only the processes started here are killed, by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -181,3 +183,25 @@ wait "$npx_pid" || rc=$?
 ! kill -0 "$cli_pid" 2>/dev/null || fail "the CLI (pid $cli_pid) still runs"
 forget
 ok "npx libssh-demo: JSON first line, OpenSSH login, exit 0 on SIGTERM"
+
+# The pytest fixture and the shell example, copied into the project: their default command is the bin.
+mkdir pytest-copy
+cp "$root/examples/pytest/conftest.py" "$root/examples/pytest/test_demo_server.py" pytest-copy/
+env -u LIBSSH_DEMO /usr/bin/python3 -m pytest -q -p no:cacheprovider pytest-copy >pytest.out 2>&1 ||
+  fail "examples/pytest copied into the project: $(cat pytest.out)"
+grep -q "2 passed" pytest.out || fail "examples/pytest: $(cat pytest.out)"
+ok "examples/pytest copied into the project passes with its default command (node_modules/.bin/libssh-demo)"
+[ "$(env -u LIBSSH_DEMO bash "$root/examples/shell/demo_server.sh")" = "hi from the DemoServer" ] ||
+  fail "examples/shell/demo_server.sh with its default command"
+ok "examples/shell/demo_server.sh run from the project with its default command"
+
+# The README's other way to install from a checkout: npm install of the built folder (a link).
+linked=$tmp/linked
+mkdir "$linked"
+cd "$linked"
+echo '{ "name": "libssh-linked", "private": true }' >package.json
+npm install --no-audit --no-fund --prefer-offline --loglevel=error "$root/npm" >&2
+node --input-type=module -e 'import { DemoServer } from "libssh/demo";
+  const ds = await DemoServer.start(); if (!(ds.port > 0)) process.exit(1); await ds.close();' ||
+  fail "npm install of the built folder"
+ok "npm install of the built folder: import and start a DemoServer"

@@ -4,7 +4,7 @@
  * the figures and writes them to `bench/results/stress.json`; exits 1 when
  * anything was lost, leaked or corrupted.
  *
- *   deno task stress [--fuzz-cases 100000] [--faults 500] [--logins 10000]
+ *   deno task stress [--fuzz-cases 100000] [--faults 500] [--logins 20000]
  *     [--sessions 200] [--rounds 5] [--size 262144] [--seed N]
  *     [--only fuzz,faults,load,valgrind] [--skip-valgrind]
  *
@@ -14,7 +14,9 @@
  *   moving 5 MB per exec checked by sha256; then a login must work.
  * - faults: OpenSSH and ssh2 clients SIGKILLed mid-kex, -auth, -exec,
  *   -forward (both ways), -sftp (`tests/support/faults.ts`).
- * - load: sequential logins, then concurrent sessions with mixed workloads
+ * - load: sequential logins (after half as many, which take V8's heap and the
+ *   allocators to their working size: RSS must end within 32 MiB of that settled
+ *   baseline), then concurrent sessions with mixed workloads
  *   (exec through `cat`, direct-tcpip to an echo server, reverse forwarding,
  *   sftp), every transfer checked by sha256 (`tests/support/ssh2_workload.mjs`).
  * - valgrind: the npm build's DemoServer CLI under `valgrind --error-exitcode=1`
@@ -34,7 +36,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DemoServer } from "../src/demo/mod.ts";
+import { DemoServer, type TimelineEntry } from "../src/demo/mod.ts";
 import {
   type Census,
   mebibytes,
@@ -63,13 +65,15 @@ const FD_SLACK = 2;
  */
 const RSS_FIXED_SLACK_BYTES = 128 * 1024 * 1024;
 const RSS_SLACK_PER_CONNECTION_BYTES = 4096;
+/** What sequential logins may leave on top of the settled baseline: the server keeps no per-login state. */
+const LOGINS_RSS_SLACK_BYTES = 32 * 1024 * 1024;
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
     "fuzz-cases": { type: "string", default: "100000" },
     faults: { type: "string", default: "500" },
-    logins: { type: "string", default: "10000" },
+    logins: { type: "string", default: "20000" },
     sessions: { type: "string", default: "200" },
     rounds: { type: "string", default: "5" },
     size: { type: "string", default: String(256 * 1024) },
@@ -143,6 +147,33 @@ function rssPeak(): { stop: () => number } {
   };
 }
 
+/** The id the next client of `ds` will get. */
+const nextClientId = (): number => (ds.clients.at(-1)?.id ?? 0) + 1;
+
+/**
+ * Hands every new timeline entry to `onEntry`, also those the timeline drops
+ * later (it keeps the latest `timelineLimit`): scans every 100 ms.
+ */
+function watchTimeline(onEntry: (entry: TimelineEntry) => void): { stop(): void } {
+  let seen = ds.timelineDropped + ds.timeline.length;
+  const scan = (): void => {
+    const dropped = ds.timelineDropped;
+    const end = dropped + ds.timeline.length;
+    if (seen < dropped) {
+      problems.push(`the timeline dropped ${dropped - seen} entries before they were counted`);
+      seen = dropped;
+    }
+    for (; seen < end; seen++) onEntry(ds.timeline[seen - dropped]);
+  };
+  const timer = setInterval(scan, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      scan();
+    },
+  };
+}
+
 async function loginStillWorks(port: number, phase: string): Promise<void> {
   const login = await sshWithPassword(port, "foo", "echo still-serving");
   if (login.stdout !== "still-serving\n") problems.push(`${phase}: the login after failed: ${login.stderr}`);
@@ -178,7 +209,11 @@ try {
     const cases = Number(values["fuzz-cases"]);
     log(`fuzz: ${cases} cases, seed ${seed}`);
     const before = takeCensus();
-    const firstClient = ds.clients.length + 1;
+    const firstClient = nextClientId();
+    let kexDone = 0;
+    const watcher = watchTimeline((entry) => {
+      if (entry.event === "kex-done" && entry.client >= firstClient) kexDone++;
+    });
     const traffic = startHealthyTraffic(ds.port, "foo");
     // Start fuzzing once the healthy transfer runs, so that they overlap.
     for (let i = 0; i < 200 && !ds.timeline.some((e) => e.event === "exec" && e.client >= firstClient); i++) {
@@ -195,8 +230,8 @@ try {
     const healthy = await traffic.stop();
     const peakRss = peak.stop();
     await loginStillWorks(ds.port, "fuzz");
-    const fuzzed = new Set(ds.clients.slice(firstClient - 1).map((client) => client.id));
-    const kexDone = ds.timeline.filter((e) => e.event === "kex-done" && fuzzed.has(e.client)).length;
+    watcher.stop();
+    const fuzzed = nextClientId() - firstClient;
     const after = await settled(before);
     if (report.failures.length > 0) {
       problems.push(`fuzz: ${report.failures.length} failed cases (seed ${seed})`);
@@ -206,11 +241,11 @@ try {
       ...report,
       failures: report.failures.slice(0, 20),
       failedCases: report.failures.length,
-      connectionsSeenByServer: fuzzed.size,
+      connectionsSeenByServer: fuzzed,
       keyExchangesCompleted: kexDone - healthy.transfers - 1,
       healthy,
       peakRssMiB: mebibytes(peakRss),
-      ...compare(before, after, "fuzz", fuzzed.size),
+      ...compare(before, after, "fuzz", fuzzed),
     };
     log(`fuzz: ${JSON.stringify(summary.fuzz)}`);
   }
@@ -219,7 +254,11 @@ try {
     const count = Number(values.faults);
     log(`faults: ${count} clients killed`);
     const before = takeCensus();
-    const firstClient = ds.clients.length + 1;
+    const firstClient = nextClientId();
+    const entries: TimelineEntry[] = [];
+    const watcher = watchTimeline((entry) => {
+      if (entry.client >= firstClient) entries.push(entry);
+    });
     const marker = String(seed % 1_000_000) + String(process.pid);
     const report = await injectFaults({
       port: ds.port,
@@ -230,8 +269,9 @@ try {
       marker,
       dir,
     });
-    const faulted = new Set(ds.clients.slice(firstClient - 1).map((c) => c.id));
-    const stages = stagesReached(ds.timeline, faulted);
+    watcher.stop();
+    const faulted = new Set(Array.from({ length: nextClientId() - firstClient }, (_, i) => firstClient + i));
+    const stages = stagesReached(entries, faulted);
     const after = await settled(before, () => processesMatching(marker).length === 0);
     const leftovers = processesMatching(marker);
     if (leftovers.length > 0) problems.push(`faults: ${leftovers.length} processes outlived their clients`);
@@ -249,16 +289,40 @@ try {
     const logins = Number(values.logins);
     const sessions = Number(values.sessions);
     const before = takeCensus();
-    const firstClient = ds.clients.length + 1;
-    log(`load: ${logins} sequential logins`);
+    const firstClient = nextClientId();
+    const settling = Math.ceil(logins / 2);
+    log(`load: ${settling} sequential logins to settle, then ${logins}`);
+    const settle = await ssh2Workload(
+      { mode: "logins", count: settling, port: ds.port, password: "foo" },
+      3_600_000,
+    );
+    if (settle.ok !== true) problems.push(`load: logins failed: ${JSON.stringify(settle)}`);
+    await sleep(1000);
+    const loginsBaseline = takeCensus();
     let peak = rssPeak();
+    const loginsStarted = performance.now();
     const sequential = await ssh2Workload(
       { mode: "logins", count: logins, port: ds.port, password: "foo" },
       3_600_000,
     );
     const loginsPeak = peak.stop();
+    const loginsMs = Math.round(performance.now() - loginsStarted);
+    await sleep(1000);
+    const afterLogins = takeCensus();
+    const loginsGrowth = afterLogins.rssBytes - loginsBaseline.rssBytes;
     if (sequential.ok !== true) problems.push(`load: logins failed: ${JSON.stringify(sequential)}`);
-    log(`load: ${JSON.stringify(sequential)}`);
+    if (loginsGrowth > LOGINS_RSS_SLACK_BYTES) {
+      problems.push(
+        `load: ${logins} logins took RSS from ${mebibytes(loginsBaseline.rssBytes)} to ${
+          mebibytes(afterLogins.rssBytes)
+        } MiB (limit +${mebibytes(LOGINS_RSS_SLACK_BYTES)})`,
+      );
+    }
+    log(
+      `load: ${JSON.stringify(sequential)}; RSS ${mebibytes(loginsBaseline.rssBytes)} -> ${
+        mebibytes(afterLogins.rssBytes)
+      } MiB`,
+    );
 
     log(`load: ${sessions} concurrent sessions × ${values.rounds} rounds of ${values.size} bytes`);
     const loadDir = join(dir, "sftp");
@@ -298,14 +362,25 @@ try {
     await loginStillWorks(ds.port, "load");
     const after = await settled(before);
     summary.load = {
-      sequentialLogins: { ...sequential, peakRssMiB: mebibytes(loginsPeak) },
+      sequentialLogins: {
+        ...sequential,
+        durationMs: loginsMs,
+        peakRssMiB: mebibytes(loginsPeak),
+        settledRssMiB: mebibytes(loginsBaseline.rssBytes),
+        afterRssMiB: mebibytes(afterLogins.rssBytes),
+        limitGrowthMiB: mebibytes(LOGINS_RSS_SLACK_BYTES),
+      },
       concurrent: { ...concurrent, peakRssMiB: mebibytes(concurrentPeak) },
-      ...compare(before, after, "load", ds.clients.length + 1 - firstClient),
+      ...compare(before, after, "load", nextClientId() - firstClient),
     };
     log(`load: ${JSON.stringify(summary.load)}`);
   }
 
-  summary.server = { clients: ds.clients.length, timelineEntries: ds.timeline.length };
+  summary.server = {
+    clients: nextClientId() - 1,
+    timelineEntries: ds.timeline.length,
+    timelineDropped: ds.timelineDropped,
+  };
 } finally {
   await ds.close();
   await echo[Symbol.asyncDispose]();

@@ -14,15 +14,16 @@ step "deno fmt --check"
 "$deno" fmt --check
 step "deno lint"
 "$deno" lint
-step "deno check (every file, and the examples in the docs)"
+step "deno check (every file, and the examples in the docs and the README)"
 "$deno" check --quiet --doc
+"$deno" check --quiet --doc-only README.md
 step "deno doc --lint"
 "$deno" doc --lint mod.ts
 step "deno test on libssh $("$deno" eval 'import { libsshVersion } from "./ffi/load.ts"; console.log(libsshVersion());')"
 "$deno" test --quiet --allow-all --v8-flags=--expose-gc tests/
 step "examples: DemoServer in deno test, the pytest fixture and the shell script around the CLI"
 "$deno" test --quiet --allow-all examples/deno/
-/usr/bin/python3 -m pytest -q -p no:cacheprovider examples/pytest
+LIBSSH_DEMO="$deno run -A src/demo/cli.ts" /usr/bin/python3 -m pytest -q -p no:cacheprovider examples/pytest
 LIBSSH_DEMO="$deno run -A src/demo/cli.ts" bash examples/shell/demo_server.sh
 step "npm build (scripts/build_npm.ts: tsc into npm/, tests into npm/tests/)"
 "$deno" run --allow-read --allow-write --allow-env scripts/build_npm.ts

@@ -12,7 +12,6 @@ import {
   SSH_BIND_OPTIONS_CIPHERS_S_C,
   SSH_BIND_OPTIONS_HMAC_C_S,
   SSH_BIND_OPTIONS_HMAC_S_C,
-  SSH_BIND_OPTIONS_HOSTKEY,
   SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
   SSH_BIND_OPTIONS_IMPORT_KEY,
   SSH_BIND_OPTIONS_KEY_EXCHANGE,
@@ -21,22 +20,28 @@ import {
 } from "../ffi/constants.ts";
 import { cString } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
-import { POLLIN } from "../ffi/platform.ts";
-import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
+import { ECONNABORTED, EINTR, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../ffi/platform.ts";
+import { claimDescriptors, isExhaustion, lastErrno, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";
 import { AuthMethod, authMethodMask } from "./auth.ts";
-import { closedError, SshError } from "./errors.ts";
+import { closedError, fileError, SshError } from "./errors.ts";
 import { keyHandle, SshKey } from "./key.ts";
 import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
 import { acceptedSession, type Session, sessionCore } from "./session.ts";
-import { type LimitName, resolveLimits, type ServerLimits } from "./limits.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
 const ACCEPT_BATCH = 64;
 /** The listen() backlog (the kernel caps it at net.core.somaxconn). */
 const LISTEN_BACKLOG = 1024;
+/**
+ * How long accepting pauses when the system has no descriptor (or memory) for
+ * the next connection, as nginx does: the connections stay queued, and
+ * polling the listening socket meanwhile would spin.
+ */
+const ACCEPT_RETRY_MS = 500;
 
 /** Algorithm lists (comma-separated, in libssh/OpenSSH syntax) a server accepts. */
 export interface BindAlgorithms {
@@ -50,16 +55,29 @@ export interface BindAlgorithms {
   hostKey?: string;
 }
 
-/** Options of `new Bind()`. */
-export interface BindOptions {
+/**
+ * Options of `new Bind()`: the host key, which is required, and the
+ * `BindSettings`. The key is `hostKey` (a private key file or an `SshKey`) or,
+ * by the reference's name, `key` (an `SshKey`).
+ *
+ * @example
+ * ```ts
+ * import { type BindOptions, SshKey } from "@libssh/libssh";
+ *
+ * const fromFile: BindOptions = { hostKey: "/etc/ssh/ssh_host_ed25519_key", port: 2222 };
+ * const generated: BindOptions = { key: SshKey.generate("ed25519") };
+ * ```
+ */
+export type BindOptions =
+  & BindSettings
+  & ({ hostKey: string | SshKey; key?: undefined } | { key: SshKey; hostKey?: undefined });
+
+/** The options of `new Bind()` besides the host key (see `BindOptions`). */
+export interface BindSettings {
   /** Address to listen on. Default `"127.0.0.1"`. */
   addr?: string;
   /** TCP port; 0 (the default) picks a free one, read it back from `bind.port`. */
   port?: number;
-  /** The host key: a private key file path or an `SshKey`. */
-  hostKey?: string | SshKey;
-  /** A host key as an `SshKey` (the reference's `key`); used when `hostKey` is not given. */
-  key?: SshKey;
   /** Auth methods `listen()` offers each session. Default `[AuthMethod.Password]`. */
   authMethods?: AuthMethod[];
   /** libssh's log level (0 none … 4 trace) printed on stderr. Default 0. */
@@ -80,7 +98,10 @@ export interface ListenOptions {
   pollTimeout?: number;
   /** Stops accepting when aborted; `listen()` then resolves (the bind stays open). */
   signal?: AbortSignal;
-  /** Reports a handler that threw or rejected (default: `console.error`). */
+  /**
+   * Reports a handler that threw or rejected, and a session nobody processes
+   * (see `sessionEventGrace`). Default: `console.error`.
+   */
   onError?: (error: unknown, session: Session) => void;
   /** Limits for this listener; they override the Bind's, which override the defaults. */
   limits?: ServerLimits;
@@ -89,6 +110,43 @@ export interface ListenOptions {
    * for `maxChannelsPerSession` its channel refused). Default: nothing.
    */
   onLimit?: (session: Session, limit: LimitName) => void;
+  /**
+   * Milliseconds after the handler got a session by which its packets should
+   * be processed: `handleKeyExchange()` run, then a `SessionEvent` created. A
+   * session still connected without either is reported to `onError` once,
+   * with the fix: its client would otherwise wait in silence (until
+   * `loginGraceTime`). Default 10000; 0 turns the check off.
+   */
+  sessionEventGrace?: number;
+}
+
+/** `ListenOptions.sessionEventGrace`'s default. */
+const SESSION_EVENT_GRACE_MS = 10_000;
+
+/**
+ * Why nobody processes `session`'s packets, or undefined when something does
+ * (a key exchange in progress, or a `SessionEvent`).
+ */
+function unprocessed(session: Session): string | undefined {
+  const core = sessionCore(session);
+  if (core.closed || core.disconnected || core.event || core.exchangingKeys) return undefined;
+  return core.kexDone
+    ? "its key exchange is done but it has no SessionEvent"
+    : "the handler did not call session.handleKeyExchange()";
+}
+
+/** Reads a host key file, with an error that says what is wrong with it. */
+export function hostKeyFile(path: string): SshKey {
+  try {
+    return SshKey.fromFile(path);
+  } catch (error) {
+    if (!(error instanceof SshError)) throw error;
+    if (error.code === "io") throw fileError(`host key file ${path}`, error.cause);
+    const message = error.code === "invalid-key"
+      ? `host key file ${path} is no private key libssh can read (${error.message})`
+      : `host key file ${path}: ${error.message}`;
+    throw new SshError(error.code, message, { cause: error });
+  }
 }
 
 function bindError(bind: Pointer, what: string): SshError {
@@ -137,10 +195,18 @@ export class Bind {
   readonly #mutex = new Mutex();
   #watch: Watch | undefined;
   #acceptor: Acceptor | undefined;
+  #acceptRetry: ReturnType<typeof setTimeout> | undefined;
   #message: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
 
-  /** Binds and listens; throws `SshError` `"listen-failed"` when the address is taken or invalid. */
-  constructor(options: BindOptions = {}) {
+  /**
+   * Binds and listens; throws `SshError` `"listen-failed"` when the address is
+   * taken or invalid, `"io"` or `"invalid-key"` for a host key file that cannot
+   * be read or holds no private key.
+   */
+  constructor(options: BindOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("a Bind needs options with a host key: new Bind({ hostKey: path or SshKey })");
+    }
     const addr = options.addr ?? "127.0.0.1";
     const port = options.port ?? 0;
     if (typeof addr !== "string" || addr === "") throw new TypeError("addr must be a non-empty string");
@@ -157,8 +223,15 @@ export class Bind {
     if (typeof hostKey !== "string" && !(hostKey instanceof SshKey)) {
       throw new TypeError("hostKey must be a file path or an SshKey");
     }
-    if (hostKey instanceof SshKey && !hostKey.isPrivate) {
-      throw new TypeError("the host key must be a private key");
+    // A file is read here rather than by libssh, whose one message for every failure is "invalid host key".
+    const key = typeof hostKey === "string" ? hostKeyFile(hostKey) : hostKey;
+    if (!key.isPrivate) {
+      if (key !== hostKey) key.close();
+      throw new TypeError(
+        typeof hostKey === "string"
+          ? `host key file ${hostKey} holds a public key: give the private key file (without .pub)`
+          : "the host key must be a private key",
+      );
     }
     this.#authMethods = [...(options.authMethods ?? [AuthMethod.Password])];
     authMethodMask(this.#authMethods);
@@ -181,17 +254,14 @@ export class Bind {
     set(SSH_BIND_OPTIONS_BINDADDR, cString(addr), `address ${addr}`);
     set(SSH_BIND_OPTIONS_BINDPORT, new Int32Array([port]), `port ${port}`);
     set(SSH_BIND_OPTIONS_LOG_VERBOSITY, new Int32Array([verbosity]), "log verbosity");
-    if (typeof hostKey === "string") {
-      set(SSH_BIND_OPTIONS_HOSTKEY, cString(hostKey), `host key file ${hostKey}`);
-    } else {
-      // The bind takes ownership of the key it is given: hand it a copy.
-      const copy = libssh.ssh_key_dup(keyHandle(hostKey));
-      if (libssh.ssh_bind_import_key(handle, SSH_BIND_OPTIONS_IMPORT_KEY, copy) !== SSH_OK) {
-        libssh.ssh_key_free(copy);
-        const error = bindError(handle, "the host key was refused");
-        libssh.ssh_bind_free(handle);
-        throw error;
-      }
+    // The bind takes ownership of the key it is given: hand it a copy.
+    const copy = libssh.ssh_key_dup(keyHandle(key));
+    if (key !== hostKey) key.close();
+    if (libssh.ssh_bind_import_key(handle, SSH_BIND_OPTIONS_IMPORT_KEY, copy) !== SSH_OK) {
+      libssh.ssh_key_free(copy);
+      const error = bindError(handle, "the host key was refused");
+      libssh.ssh_bind_free(handle);
+      throw error;
     }
     const algorithms = options.algorithms ?? {};
     const lists: [number[], string | undefined, string][] = [
@@ -296,8 +366,18 @@ export class Bind {
     const fd = native().libssh.ssh_bind_get_fd(handle);
     this.#watch = reactor.watch(fd, POLLIN, () => {
       // Take every waiting connection (up to a bound, so sessions get their turn too).
-      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(); i++);
+      for (let i = 0; i < ACCEPT_BATCH && this.#acceptOne(fd); i++);
     });
+  }
+
+  /** Out of descriptors or memory: stop polling the listening socket for a while. */
+  #pauseAccepting(): void {
+    this.#watch?.setEvents(0);
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = setTimeout(() => {
+      this.#acceptRetry = undefined;
+      this.#watch?.setEvents(POLLIN);
+    }, ACCEPT_RETRY_MS);
   }
 
   /** Stops accepting (the bind stays open). */
@@ -306,20 +386,46 @@ export class Bind {
     this.#acceptor = undefined;
     this.#watch?.close();
     this.#watch = undefined;
+    clearTimeout(this.#acceptRetry);
+    this.#acceptRetry = undefined;
     acceptor?.stop();
   }
 
-  /** Accepts one waiting connection; false when there was none. */
-  #acceptOne(): boolean {
+  /**
+   * Accepts one waiting connection; false when there is none (or accepting
+   * paused). The accept is ours, not `ssh_bind_accept`'s, so that its errno
+   * tells "nothing waiting" from "no descriptor left", which must not spin.
+   */
+  #acceptOne(listenFd: number): boolean {
     const handle = this.#handle;
     const acceptor = this.#acceptor;
     if (handle === null || !acceptor) return false;
-    const { libssh } = native();
+    const backend = native();
+    const { libssh, libc } = backend;
+    const fd = libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const errno = lastErrno(backend);
+      if (errno === EINTR || errno === ECONNABORTED) return true;
+      if (isExhaustion(errno)) this.#pauseAccepting();
+      return false; // EAGAIN: nothing (more) to accept
+    }
+    try {
+      claimDescriptors(backend, "accept", fd);
+    } catch {
+      return true; // closed at once: descriptors are running out (the client sees the connection closed)
+    }
     const sessionHandle = libssh.ssh_new();
-    if (sessionHandle === null) return false;
-    if (libssh.ssh_bind_accept(handle, sessionHandle) !== SSH_OK) {
-      libssh.ssh_free(sessionHandle); // nothing (more) to accept
+    if (sessionHandle === null) {
+      libc.close(fd);
+      this.#pauseAccepting();
       return false;
+    }
+    if (libssh.ssh_bind_accept_fd(handle, sessionHandle, fd) !== SSH_OK) {
+      // The session owns the socket once libssh got that far; else it is still ours.
+      const owned = libssh.ssh_get_fd(sessionHandle) === fd;
+      libssh.ssh_free(sessionHandle);
+      if (!owned) libc.close(fd);
+      return true;
     }
     const session = acceptedSession(sessionHandle);
     try {
@@ -351,6 +457,33 @@ export class Bind {
 }
 
 /**
+ * Which connection to drop, if any, when `newcomer` arrives while `waiting`
+ * (oldest first) are not logged in yet; like sshd's `MaxStartups
+ * start:rate:full`, but what is dropped first is a connection that idles
+ * (see `SessionCore.startupStage`), the oldest of those: from `start` on
+ * with a probability rising from `rate`% to 100% at `full` (random early
+ * drop), and at `full` always. Only at `full` with no idle one is the
+ * newcomer refused. So idle connections cannot lock anyone out, and a burst
+ * of clients that log in is never refused below `full`.
+ */
+function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimits): Session | undefined {
+  const full = limits.maxUnauthenticated;
+  const start = Math.min(limits.maxUnauthenticatedStart, full);
+  const count = waiting.size;
+  if (count < start) return undefined;
+  if (count < full) {
+    const percent = limits.maxUnauthenticatedRate +
+      (100 - limits.maxUnauthenticatedRate) * (count - start) / (full - start);
+    if (Math.random() * 100 >= percent) return undefined;
+  }
+  const now = Date.now();
+  for (const session of waiting) {
+    if (sessionCore(session).startupStage(now) === 0) return session;
+  }
+  return count < full ? undefined : newcomer;
+}
+
+/**
  * Accepts connections on `bind` and calls `handler(session)` for each, with
  * the bind's auth methods and message callback already set on the session.
  * The session is closed when the handler returns or throws (a throwing
@@ -373,15 +506,23 @@ export class Bind {
 export function listen(
   handler: (session: Session) => void | Promise<void>,
   bind: Bind,
-  options: ListenOptions = {},
+  options?: ListenOptions,
 ): Promise<void> {
   if (typeof handler !== "function") throw new TypeError("the handler must be a function");
   if (!(bind instanceof Bind)) throw new TypeError("listen() needs a Bind");
+  options ??= {};
   const pollTimeout = options.pollTimeout ?? 0.1;
   if (!(pollTimeout > 0)) throw new RangeError("pollTimeout must be > 0");
   const onError = options.onError ?? ((error: unknown) => console.error("libssh listen handler:", error));
   const limits = resolveLimits(bind.limits, options.limits);
   const onLimit = options.onLimit ?? ((): void => {});
+  const eventGrace = options.sessionEventGrace ?? SESSION_EVENT_GRACE_MS;
+  if (!(eventGrace >= 0)) throw new RangeError("sessionEventGrace must be >= 0");
+  const report = (error: unknown, session: Session): void => {
+    try {
+      onError(error, session);
+    } catch { /* a failing reporter must not stop the server */ }
+  };
   const reportLimit = (session: Session, limit: LimitName): void => {
     try {
       onLimit(session, limit);
@@ -395,23 +536,38 @@ export function listen(
   const abort = (): void => stopAccepting(bind);
   startAccepting(bind, {
     onSession: (session) => {
-      if (unauthenticated.size >= limits.maxUnauthenticated) {
-        reportLimit(session, "maxUnauthenticated");
-        void session.close();
-        return;
+      const dropped = makeRoom(unauthenticated, session, limits);
+      if (dropped) {
+        reportLimit(dropped, "maxUnauthenticated");
+        unauthenticated.delete(dropped);
+        void dropped.close();
+        if (dropped === session) return;
       }
       unauthenticated.add(session);
       const core = sessionCore(session);
       core.onAuthenticated = () => unauthenticated.delete(session);
       void core.disconnectedPromise.then(() => unauthenticated.delete(session));
       core.applyLimits(limits, (limit) => reportLimit(session, limit));
+      if (eventGrace > 0) {
+        const check = setTimeout(() => {
+          const why = unprocessed(session);
+          if (!why) return;
+          const peer = core.peer ? `${core.peer.address}:${core.peer.port}` : "a client";
+          report(
+            new Error(
+              `the session of ${peer} is not processed ${eventGrace} ms after listen() handed it over: ${why}, ` +
+                "so its client waits for an answer that never comes. In the handler: " +
+                "`if (!await session.handleKeyExchange()) return; using _event = new SessionEvent(session); " +
+                "await session.disconnected;`",
+            ),
+            session,
+          );
+        }, eventGrace);
+        void core.disconnectedPromise.then(() => clearTimeout(check));
+      }
       Promise.resolve()
         .then(() => handler(session))
-        .catch((error) => {
-          try {
-            onError(error, session);
-          } catch { /* a failing reporter must not stop the server */ }
-        })
+        .catch((error) => report(error, session))
         .finally(() => session.close());
     },
     stop: () => {

@@ -28,7 +28,9 @@ export interface ServerCallbackFunctions<U = unknown> {
   /**
    * Public key auth. Called with `PublicKeyState.None` when the client asks
    * whether a key would be accepted, and with `PublicKeyState.Valid` once it
-   * signed and libssh verified the signature. `key` is a public key you own.
+   * signed and libssh verified the signature: return `AuthStatus.Success` to
+   * both for a key you accept (a client denied the question never signs).
+   * `key` is a public key you own (close it, or leave it to the GC).
    */
   onAuthPubkey?: (
     session: Session,
@@ -57,7 +59,13 @@ const SERVER_CALLBACK_NAMES: readonly ServerCallbackName[] = [
 
 /** The functions of a `ChannelCallbacks`; all optional. */
 export interface ChannelCallbackFunctions<U = unknown> {
-  /** Data from the client; return how many bytes you consumed (nothing: all of them). */
+  /**
+   * Data from the client; return how many bytes you consumed (nothing: all of
+   * them). Return fewer to apply back-pressure: libssh keeps the rest and the
+   * client's window stops growing; take it with `channel.read()` once you
+   * have room (it is offered again only when new data arrives). `data` is
+   * yours to keep; it comes in pieces of at most 64 KiB.
+   */
   onData?: (
     session: Session,
     channel: SshChannel,
@@ -218,21 +226,30 @@ export class CallbackSet<U, F extends object> {
  *
  * @example Password and public key auth
  * ```ts
- * import { AuthStatus, PublicKeyState, ServerCallbacks } from "@libssh/libssh";
+ * import { AuthStatus, PublicKeyState, ServerCallbacks, SshKey } from "@libssh/libssh";
  *
- * const callbacks = new ServerCallbacks({ password: "foo" }, {
+ * // The keys allowed in, as authorized_keys lines.
+ * const authorized = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINEcfdPiV4Zvl5/jO6ExYlU/YKy6TRplVhFToCC4aDs0 me@laptop"]
+ *   .map((line) => SshKey.fromPublicKey(line));
+ * const callbacks = new ServerCallbacks({ password: "foo", authorized }, {
  *   onAuthPassword: (_session, _user, password, data) =>
  *     password === data.password ? AuthStatus.Success : AuthStatus.Denied,
- *   onAuthPubkey: (_session, _user, _key, state) =>
- *     state === PublicKeyState.None ? AuthStatus.Success : AuthStatus.Denied,
+ *   // Called twice for a key that logs in: first to ask whether it would do (PublicKeyState.None),
+ *   // then once libssh verified the client's signature (PublicKeyState.Valid). Accept both for a known key.
+ *   onAuthPubkey: (_session, _user, key, state, data) => {
+ *     const known = data.authorized.some((k) => k.equals(key));
+ *     key.close(); // the callback owns it
+ *     const answerable = state === PublicKeyState.None || state === PublicKeyState.Valid;
+ *     return known && answerable ? AuthStatus.Success : AuthStatus.Denied;
+ *   },
  * });
  * callbacks.onAuthNone = () => AuthStatus.Denied;
  * ```
  */
 export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackFunctions<U>> {
   /** Creates a set; every function is optional and settable later. */
-  constructor(userdata?: U, functions: ServerCallbackFunctions<U> = {}) {
-    super(SERVER_CALLBACK_NAMES, userdata as U, functions);
+  constructor(userdata?: U, functions?: ServerCallbackFunctions<U>) {
+    super(SERVER_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
 
   static {
@@ -260,8 +277,8 @@ export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U>
  */
 export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbackFunctions<U>> {
   /** Creates a set; every function is optional and settable later. */
-  constructor(userdata?: U, functions: ChannelCallbackFunctions<U> = {}) {
-    super(CHANNEL_CALLBACK_NAMES, userdata as U, functions);
+  constructor(userdata?: U, functions?: ChannelCallbackFunctions<U>) {
+    super(CHANNEL_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
 
   static {

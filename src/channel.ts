@@ -6,11 +6,12 @@
 
 import type { Backend, Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
-import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
+import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { type CallbackStruct, channelCallbackStruct, type ChannelHandlers } from "../ffi/trampolines.ts";
 import type { ChannelCallbackField } from "../ffi/structs.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
 import { closedError, SshError } from "./errors.ts";
+import type { LimitName, ResolvedLimits } from "./limits.ts";
 import { type Session, type SessionCore, sessionCore } from "./session.ts";
 
 const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
@@ -31,27 +32,31 @@ const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
   onWriteWontblock: "writeWontblock",
 };
 
+/** The most handed to `ssh_channel_write` at once (and at most the output high-water mark). */
+const WRITE_PIECE = 256 * 1024;
 /** Bytes read from libssh per call when a paused reader resumes. */
 const READ_CHUNK = 64 * 1024;
 /** Where paused readers read into; what they keep is copied out at once. */
 const readScratch = new Uint8Array(READ_CHUNK);
-/** Bytes the readable stream buffers before it stops taking data (back-pressure). */
-const READ_HIGH_WATER = 1024 * 1024;
+const NOTHING = new Uint8Array(0);
 
 const encoder = new TextEncoder();
-
-function toBytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
-  if (typeof data === "string") return encoder.encode(data);
-  if (!(data instanceof Uint8Array)) throw new TypeError("write() takes a Uint8Array or a string");
-  return data.slice();
-}
 
 interface Reader {
   controller: ReadableStreamDefaultController<Uint8Array>;
   struct: CallbackStruct<ChannelCallbackField>;
+  /** The stream's high-water mark: what it holds is this minus its desired size. */
+  highWaterMark: number;
+  /** Bytes counted as held (see `ChannelCore.holdInput`). */
+  held: number;
   /** libssh holds data we did not take (the stream was full). */
   paused: boolean;
   done: boolean;
+}
+
+/** What an env request makes a channel hold: its name and value, in UTF-8 bytes. */
+export function envBytes(name: string, value: string): number {
+  return encoder.encode(name).length + encoder.encode(value).length;
 }
 
 /** A request callback's answer as libssh wants it: 0 accepts, -1 refuses. */
@@ -72,7 +77,14 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   ) {}
 
   data(_s: Pointer, _c: Pointer, data: Uint8Array, isStderr: boolean): number {
-    const used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+    const core = channelCore(this.channel);
+    core.delivering++;
+    let used;
+    try {
+      used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+    } finally {
+      core.delivering--;
+    }
     if (used === undefined) return data.length;
     if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
       throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
@@ -138,10 +150,15 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   }
   envRequest(_s: Pointer, _c: Pointer, name: string, value: string): number {
     const { callbacks } = this;
-    return acceptance(
+    const core = channelCore(this.channel);
+    const bytes = envBytes(name, value);
+    if (!core.envFits(bytes)) return -1;
+    const answer = acceptance(
       callbacks.onEnvRequest!(this.session, this.channel, name, value, callbacks.userdata),
       "onEnvRequest",
     );
+    if (answer === 0) core.envAccepted(bytes);
+    return answer;
   }
   subsystemRequest(_s: Pointer, _c: Pointer, subsystem: string): number {
     const { callbacks } = this;
@@ -178,6 +195,24 @@ export interface ChannelHost {
   errorText(): string;
   /** Recomputes what the reactor waits for on the session's socket. */
   updateInterest(): void;
+  /** Whether a libssh call runs (for any session): a write must not go straight into libssh then. */
+  readonly inLibssh: boolean;
+  /** The bounds in force (`ServerLimits`; a client session uses the defaults). */
+  readonly limits: ResolvedLimits;
+  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
+  outputFull(): boolean;
+  /** Runs `write` (an `ssh_channel_write`) through `call`, counting what libssh may queue of it. */
+  sendData(write: () => number): number;
+  /** Traffic went out (the idle timeout counts from now). */
+  noteActivity(): void;
+  /** A refusal at a limit that leaves the session up. */
+  reportLimit(limit: LimitName): void;
+  /** Bytes of channel input the session's consumers hold in JS (see `ChannelCore.holdInput`). */
+  inputHeld: number;
+  /** A channel was refused input room because of the session's budget. */
+  inputStarved: boolean;
+  /** The session's input budget has room again. */
+  inputFreed(): void;
 }
 
 /** The public object a channel core serves. */
@@ -205,11 +240,25 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
   remoteClosed = false;
   eofSent = false;
   #queue: Promise<void> = Promise.resolve();
+  /** Operations queued and not finished: while there are any, a write must queue behind them. */
+  #queued = 0;
   #closing: Promise<void> | undefined;
   #writers: (() => void)[] = [];
   #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
   #reader: Reader | undefined;
+  /** Env requests accepted, and the bytes of their names and values (capped by `ServerLimits`). */
+  #envRequests = 0;
+  #envBytes = 0;
+  /** Data callbacks running: libssh's buffer must not move under them (`readKept` waits). */
+  delivering = 0;
+  /** Bytes of this channel's input held in JS by its consumer (see `holdInput`). */
+  #inputHeld = 0;
+  /**
+   * Called when the session's input budget has room again after it stopped
+   * this channel's consumer: it may take what libssh kept (`readKept`).
+   */
+  onInputRoom: (() => void) | undefined;
 
   constructor(session: H, handle: Pointer, channel: O) {
     this.session = session;
@@ -245,10 +294,12 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     handlers: Partial<ChannelHandlers>,
     context: string,
     enabled: ChannelCallbackField[] = Object.keys(handlers) as ChannelCallbackField[],
+    transientData = false,
   ): CallbackStruct<ChannelCallbackField> {
     const struct = channelCallbackStruct(this.session.backend, {
       handlers,
       onError: (error, name) => this.session.onError(error, `${context} ${name}`),
+      transientData,
     });
     for (const field of enabled) struct.enable(field, true);
     if (this.session.backend.libssh.ssh_add_channel_callbacks(this.handle, struct.pointer) !== SSH_OK) {
@@ -281,9 +332,38 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
 
   /** Runs channel operations one after another, in call order. */
   enqueue<T>(operation: () => T | Promise<T>): Promise<T> {
+    this.#queued++;
     const result = this.#queue.then(operation);
-    this.#queue = result.then(() => {}, () => {});
+    const settled = (): void => void this.#queued--;
+    this.#queue = result.then(settled, settled);
     return result;
+  }
+
+  /**
+   * Hands libssh at once what it takes of `bytes`, when nothing is queued
+   * before them and no libssh call is running (a callback): the caller's
+   * bytes need no copy then. Returns how many were taken (0 on any doubt: the
+   * queued path then does the work and reports errors).
+   */
+  writeNow(bytes: Uint8Array, stderr: boolean): number {
+    if (this.#queued > 0 || this.session.inLibssh || this.freed || this.remoteClosed) return 0;
+    if (this.session.disconnected) return 0;
+    const { libssh } = this.session.backend;
+    const piece = Math.min(WRITE_PIECE, this.session.limits.sessionOutputHighWaterMark);
+    const write = stderr ? libssh.ssh_channel_write_stderr : libssh.ssh_channel_write;
+    let offset = 0;
+    while (offset < bytes.length) {
+      const window = libssh.ssh_channel_window_size(this.handle);
+      if (window === 0 || this.session.outputFull()) break;
+      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window, piece));
+      const written = this.session.sendData(() =>
+        write(this.handle, chunk as Uint8Array<ArrayBuffer>, chunk.length)
+      );
+      if (written <= 0) break;
+      offset += written;
+    }
+    if (offset > 0) this.session.updateInterest();
+    return offset;
   }
 
   /** Throws unless the channel can still send. */
@@ -297,25 +377,119 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
   request(what: string, fn: () => number): void {
     this.assertSendable();
     const rc = this.session.call(fn);
+    this.session.noteActivity();
     this.session.updateInterest();
     if (rc === SSH_ERROR) {
       throw new SshError("libssh", `${what} failed`, { libsshMessage: this.session.errorText() });
     }
   }
 
+  /** Whether an env request of `bytes` fits under the channel's caps; reports the refusal when not. */
+  envFits(bytes: number): boolean {
+    const { limits } = this.session;
+    if (this.#envRequests >= limits.maxEnvRequestsPerChannel) {
+      this.session.reportLimit("maxEnvRequestsPerChannel");
+      return false;
+    }
+    if (this.#envBytes + bytes > limits.maxEnvBytesPerChannel) {
+      this.session.reportLimit("maxEnvBytesPerChannel");
+      return false;
+    }
+    return true;
+  }
+
+  /** An env request of `bytes` was accepted. */
+  envAccepted(bytes: number): void {
+    this.#envRequests++;
+    this.#envBytes += bytes;
+  }
+
+  /**
+   * Feeds this channel's data (not stderr) to `take`, which returns the bytes
+   * it took; libssh keeps the rest. `take` gets pieces valid during the call
+   * only: it copies what it keeps (one copy, not two, for a consumer that
+   * writes most of it on at once).
+   */
+  consumeInput(take: (data: Uint8Array) => number): void {
+    this.#addStruct(
+      {
+        data: (_s, _c, data, isStderr) => {
+          if (isStderr) return data.length;
+          this.delivering++;
+          try {
+            return take(data);
+          } finally {
+            this.delivering--;
+          }
+        },
+      },
+      "channel input",
+      ["data"],
+      true,
+    );
+  }
+
+  /**
+   * Bytes of input the consumer may still take and hold: under the channel's
+   * and the session's high-water marks (`ServerLimits`). At 0 it returns less
+   * than it was given from the data callback: libssh keeps the rest and the
+   * client's window stops growing.
+   */
+  inputRoom(): number {
+    const { limits } = this.session;
+    const channelRoom = limits.channelInputHighWaterMark - this.#inputHeld;
+    const sessionRoom = limits.sessionInputHighWaterMark - this.session.inputHeld;
+    if (sessionRoom <= 0 && channelRoom > 0) this.session.inputStarved = true;
+    return Math.max(0, Math.min(channelRoom, sessionRoom));
+  }
+
+  /** The consumer holds `bytes` more (negative: it let go of them); wakes starved channels when room appears. */
+  holdInput(bytes: number): void {
+    this.#inputHeld += bytes;
+    this.session.inputHeld += bytes;
+    if (bytes < 0 && this.session.inputStarved) this.session.inputFreed();
+  }
+
+  /**
+   * Takes up to `max` bytes that libssh kept because no consumer took them:
+   * an empty array when it keeps none now, `null` once the client sent EOF
+   * and nothing is left (or the channel is gone). libssh processes arriving
+   * packets first, so data callbacks may run meanwhile. Inside this channel's
+   * data callback it returns an empty array: libssh is handing that data over.
+   */
+  readKept(max: number): Uint8Array<ArrayBuffer> | null {
+    if (this.freed || this.session.disconnected) return null;
+    if (this.delivering > 0) return NOTHING; // libssh is handing this very data to a callback
+    const { libssh } = this.session.backend;
+    const count = Math.min(max, readScratch.length);
+    const n = this.session.call(() =>
+      libssh.ssh_channel_read_nonblocking(this.handle, readScratch, count, 0)
+    );
+    this.session.updateInterest();
+    if (n === SSH_EOF || n === SSH_ERROR) return null;
+    return n > 0 ? readScratch.slice(0, n) : NOTHING;
+  }
+
+  /**
+   * Hands `bytes` to libssh in pieces, each only while the client's window
+   * has room and libssh holds less than the session's output high-water mark
+   * for the socket: a client that does not read stops the writer, and libssh
+   * never holds much more than the mark (`ServerLimits`).
+   */
   async writeAll(bytes: Uint8Array<ArrayBuffer>, stderr: boolean): Promise<void> {
     const { libssh } = this.session.backend;
+    const piece = Math.min(WRITE_PIECE, this.session.limits.sessionOutputHighWaterMark);
     let offset = 0;
     while (offset < bytes.length) {
       this.assertSendable();
       const window = libssh.ssh_channel_window_size(this.handle);
-      if (window === 0) {
+      if (window === 0 || this.session.outputFull()) {
         await this.#writable();
         continue;
       }
-      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window));
+      const chunk = bytes.subarray(offset, offset + Math.min(bytes.length - offset, window, piece));
       const write = stderr ? libssh.ssh_channel_write_stderr : libssh.ssh_channel_write;
-      const written = this.session.call(() => write(this.handle, chunk, chunk.length));
+      const written = this.session.sendData(() => write(this.handle, chunk, chunk.length));
       if (written < 0) {
         throw new SshError("libssh", "writing to the channel failed", {
           libsshMessage: this.session.errorText(),
@@ -323,9 +497,7 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
       }
       offset += written;
       this.session.updateInterest();
-      const blocked = written === 0 ||
-        (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
-      if (offset < bytes.length && blocked) await this.#writable();
+      if (written === 0) await this.#writable();
     }
   }
 
@@ -372,13 +544,11 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     for (const wake of waiters) wake();
   }
 
-  /** After the session processed packets: the window may have grown. */
-  sessionProgressed(): void {
+  /** After the session processed packets: the window may have grown, the output drained. */
+  sessionProgressed(outputFull: boolean): void {
     this.#wakeProgressWaiters();
-    if (this.#writers.length === 0 || this.freed) return;
-    const { libssh } = this.session.backend;
-    const pending = (libssh.ssh_get_poll_flags(this.session.handle) & SSH_WRITE_PENDING) !== 0;
-    if (!pending && libssh.ssh_channel_window_size(this.handle) > 0) this.#wakeWriters();
+    if (this.#writers.length === 0 || this.freed || outputFull) return;
+    if (this.session.backend.libssh.ssh_channel_window_size(this.handle) > 0) this.#wakeWriters();
   }
 
   /** The connection is gone: nothing more will arrive or leave. */
@@ -396,6 +566,7 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     this.#finishReader(new SshError("disconnected", "the session was closed"));
     this.#releaseStructs();
     this.#wakeWriters();
+    this.#releaseInput();
   }
 
   #releaseStructs(): void {
@@ -419,6 +590,13 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     this.session.updateInterest();
     this.#finishReader();
     this.#wakeWriters();
+    this.#releaseInput();
+  }
+
+  /** Nothing more will be consumed: what the consumer held no longer counts. */
+  #releaseInput(): void {
+    this.onInputRoom = undefined;
+    if (this.#inputHeld !== 0) this.holdInput(-this.#inputHeld);
   }
 
   close(): Promise<void> {
@@ -439,48 +617,80 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     this.live();
     if (this.#reader) throw new TypeError("the channel's readable stream was already taken");
     let reader!: Reader;
+    const highWaterMark = this.session.limits.channelInputHighWaterMark;
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
-        const struct = this.#addStruct({
-          data: (_s, _c, data, isStderr) => {
-            if (isStderr || reader.done) return data.length;
-            if ((controller.desiredSize ?? 0) <= 0) {
-              reader.paused = true;
-              return 0;
-            }
-            controller.enqueue(data);
-            return data.length;
+        const struct = this.#addStruct(
+          {
+            data: (_s, _c, data, isStderr) => {
+              if (isStderr || reader.done) return data.length;
+              this.delivering++; // enqueue() may run the consumer's code
+              try {
+                return this.#takeForReader(reader, data);
+              } finally {
+                this.delivering--;
+              }
+            },
           },
-        }, "readable stream");
+          "readable stream",
+          ["data"],
+          true,
+        );
         // Data that arrived before the stream existed waits in libssh: the first pull takes it.
-        reader = { controller, struct, paused: true, done: false };
+        reader = { controller, struct, highWaterMark, held: 0, paused: true, done: false };
         this.#reader = reader;
+        this.onInputRoom = () => this.#resumeReader();
       },
-      pull: () => this.#resumeReader(),
+      pull: () => {
+        this.#syncReaderHeld();
+        this.#resumeReader();
+      },
       cancel: () => {
         reader.done = true;
         reader.paused = false;
+        this.#syncReaderHeld();
       },
-    }, { highWaterMark: READ_HIGH_WATER, size: (chunk) => chunk.byteLength });
+    }, { highWaterMark, size: (chunk) => chunk.byteLength });
     return stream;
+  }
+
+  #takeForReader(reader: Reader, data: Uint8Array): number {
+    this.#syncReaderHeld();
+    const taken = Math.min(data.length, this.inputRoom());
+    if (taken < data.length) reader.paused = true; // libssh keeps the rest
+    if (taken > 0) {
+      reader.controller.enqueue(data.slice(0, taken)); // the piece is libssh's, valid during the call only
+      this.#syncReaderHeld();
+    }
+    return taken;
+  }
+
+  /** Counts what the stream's queue holds against the channel's and session's input budgets. */
+  #syncReaderHeld(): void {
+    const reader = this.#reader;
+    if (!reader) return;
+    const held = reader.done ? 0 : Math.max(0, reader.highWaterMark - (reader.controller.desiredSize ?? 0));
+    if (held !== reader.held) {
+      const delta = held - reader.held;
+      reader.held = held;
+      this.holdInput(delta);
+    }
   }
 
   /** The stream wants more: take what libssh kept while we were paused. */
   #resumeReader(): void {
     const reader = this.#reader;
     if (!reader || reader.done || !reader.paused || this.freed) return;
-    const { libssh } = this.session.backend;
     reader.paused = false;
-    while ((reader.controller.desiredSize ?? 0) > 0) {
-      const n = this.session.call(() =>
-        libssh.ssh_channel_read_nonblocking(this.handle, readScratch, readScratch.length, 0)
-      );
-      if (n <= 0) break;
-      reader.controller.enqueue(readScratch.slice(0, n)); // a copy of its size, not a 64 KiB chunk held per read
+    for (let room = this.inputRoom(); room > 0 && !reader.done; room = this.inputRoom()) {
+      const data = this.readKept(room);
+      if (data === null || data.length === 0) break;
+      reader.controller.enqueue(data); // a copy of its size, not a 64 KiB chunk held per read
+      this.#syncReaderHeld();
     }
-    this.session.updateInterest();
-    if ((reader.controller.desiredSize ?? 0) <= 0) {
-      reader.paused = libssh.ssh_channel_poll(this.handle, 0) > 0;
+    if (reader.done) return;
+    if (this.inputRoom() === 0 && !this.freed) {
+      reader.paused = this.session.backend.libssh.ssh_channel_poll(this.handle, 0) > 0;
     }
     if (this.remoteEof) this.#finishReader();
   }
@@ -495,6 +705,7 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     reader.done = true;
     if (error) reader.controller.error(error);
     else reader.controller.close();
+    this.#syncReaderHeld();
   }
 }
 
@@ -617,10 +828,18 @@ export class SshChannel {
    * client's window as needed. Rejects with `SshError` `"disconnected"` when
    * the client or the session goes away first.
    */
-  write(data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
+  write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
     const core = channelCore(this).live();
-    const bytes = toBytes(data);
-    return core.enqueue(() => core.writeAll(bytes, options.stderr === true));
+    const stderr = options?.stderr === true;
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw new TypeError("write() takes a Uint8Array or a string");
+    }
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const taken = core.writeNow(bytes, stderr);
+    if (taken === bytes.length && bytes.length > 0) return Promise.resolve();
+    // The rest waits in the queue: a copy, as the caller may reuse its buffer once we return.
+    const rest = typeof data === "string" ? bytes.subarray(taken) : bytes.slice(taken);
+    return core.enqueue(() => core.writeAll(rest as Uint8Array<ArrayBuffer>, stderr));
   }
 
   /** Sends EOF: no more data from the server. */
@@ -648,7 +867,7 @@ export class SshChannel {
   }
 
   /** Sends the signal that ended the command (`"TERM"` or `"SIGTERM"`). */
-  sendExitSignal(signal: string, options: ExitSignalOptions = {}): Promise<void> {
+  sendExitSignal(signal: string, options?: ExitSignalOptions): Promise<void> {
     const core = channelCore(this).live();
     const name = typeof signal === "string" ? signal.replace(/^SIG/, "") : "";
     if (!/^[A-Z0-9]+$/.test(name)) throw new TypeError(`not a signal name: ${signal}`);
@@ -659,9 +878,9 @@ export class SshChannel {
           core.session.backend.libssh.ssh_channel_request_send_exit_signal(
             core.handle,
             cString(name),
-            options.core ? 1 : 0,
-            cString(options.message ?? ""),
-            cString(options.language ?? ""),
+            options?.core ? 1 : 0,
+            cString(options?.message ?? ""),
+            cString(options?.language ?? ""),
           ),
       )
     );
@@ -713,6 +932,43 @@ export class SshChannel {
    */
   get readable(): ReadableStream<Uint8Array> {
     return channelCore(this).readable;
+  }
+
+  /**
+   * Takes data that libssh kept for this channel because `onData` consumed
+   * less than it was given (back-pressure: the client's window stays closed
+   * meanwhile). Returns up to `maxBytes`, an empty array when nothing is kept,
+   * and `null` once the client sent EOF and everything was read. Call it when
+   * your consumer has room again: libssh calls `onData` only when new data
+   * arrives, and a client whose window is closed sends none. libssh processes
+   * packets that arrived first, so `onData` may run during the call; inside
+   * `onData` itself this returns an empty array.
+   *
+   * @example Hand stdin to a slow consumer without holding more than it takes
+   * ```ts
+   * import { ChannelCallbacks, type SshChannel } from "@libssh/libssh";
+   *
+   * declare const channel: SshChannel;
+   * declare const sink: { room(): number; write(data: Uint8Array): void; onDrain(f: () => void): void };
+   * const take = (data: Uint8Array): number => {
+   *   const n = Math.min(data.length, sink.room());
+   *   sink.write(data.subarray(0, n));
+   *   return n; // libssh keeps the rest
+   * };
+   * channel.setCallbacks(new ChannelCallbacks(undefined, { onData: (_s, _c, data) => take(data) }));
+   * sink.onDrain(() => {
+   *   for (let data = channel.read(sink.room()); data !== null && data.length > 0; data = channel.read(sink.room())) {
+   *     sink.write(data);
+   *   }
+   * });
+   * ```
+   */
+  read(maxBytes: number = 64 * 1024): Uint8Array | null {
+    const core = channelCore(this).live();
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+      throw new RangeError("maxBytes must be a positive integer");
+    }
+    return core.readKept(maxBytes);
   }
 
   /** A stream view of `write()`; closing it sends EOF. */

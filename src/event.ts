@@ -117,7 +117,7 @@ export class SessionEvent {
    * Stops polling the session and frees the event. Idempotent; the session
    * stays open (its packets are no longer processed).
    */
-  close(_options: EventCloseOptions = {}): void {
+  close(_options?: EventCloseOptions): void {
     const core = this.#session;
     if (!core || this.#handle === null) return;
     core.defer(() => this.#free());

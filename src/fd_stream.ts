@@ -13,6 +13,8 @@ import { shutdownWrite } from "../ffi/tcp.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
 const READ_CHUNK = 64 * 1024;
+/** Where reads land; each returns a copy of its size (one allocation, not a 64 KiB buffer per read). */
+const readScratch = new Uint8Array(READ_CHUNK);
 const FAILED = POLLERR | POLLHUP | POLLNVAL;
 
 /** Reads and writes one descriptor; owns it and closes it. */
@@ -57,11 +59,10 @@ export class FdStream {
 
   /** The next bytes; `null` at end of file or once closed. One read at a time. */
   async read(): Promise<Uint8Array<ArrayBuffer> | null> {
-    const buffer = new Uint8Array(READ_CHUNK);
     while (!this.#closed) {
-      const n = readFd(native(), this.fd, buffer);
+      const n = readFd(native(), this.fd, readScratch);
       if (n === 0) return null;
-      if (n !== WOULD_BLOCK) return buffer.slice(0, n);
+      if (n !== WOULD_BLOCK) return readScratch.slice(0, n);
       await this.#wait("read");
     }
     return null;

@@ -29,7 +29,7 @@ import {
 import { cString, PointerCell } from "../ffi/cstring.ts";
 import { native } from "../ffi/load.ts";
 import { normalizeOpenSshPrivateKey } from "./openssh_private_key.ts";
-import { closedError, SshError } from "./errors.ts";
+import { closedError, fileError, SshError } from "./errors.ts";
 
 /** The key types `SshKey.generate` can make. */
 export type GeneratedKeyType = "ed25519" | "rsa" | "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521";
@@ -132,7 +132,7 @@ function readKeyFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new SshError("io", `cannot read key file ${path}: ${(e as Error).message}`, { cause: e });
+    throw fileError(`key file ${path}`, e);
   }
 }
 
@@ -181,7 +181,8 @@ export class SshKey {
    * console.log(rsa.type); // "rsa"
    * ```
    */
-  static generate(type: GeneratedKeyType, options: GenerateOptions = {}): SshKey {
+  static generate(type: GeneratedKeyType, options?: GenerateOptions): SshKey {
+    options ??= {};
     const keyType = GENERATED_TYPES[type];
     if (keyType === undefined) {
       throw new TypeError(
@@ -218,7 +219,8 @@ export class SshKey {
    * console.log(key.isPrivate); // true
    * ```
    */
-  static fromPrivateKey(text: string, options: PassphraseOptions = {}): SshKey {
+  static fromPrivateKey(text: string, options?: PassphraseOptions): SshKey {
+    options ??= {};
     if (typeof text !== "string") throw new TypeError("private key text must be a string");
     const backend = native();
     const out = new PointerCell();
@@ -305,7 +307,7 @@ export class SshKey {
    * console.log(key.type); // "ed25519"
    * ```
    */
-  static fromFile(path: string, options: PassphraseOptions = {}): SshKey {
+  static fromFile(path: string, options?: PassphraseOptions): SshKey {
     const text = readKeyFile(path);
     return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)
       ? SshKey.fromPrivateKey(text, options)
@@ -360,9 +362,9 @@ export class SshKey {
    * console.log(key.fingerprint("md5"));
    * ```
    */
-  fingerprint(hash: FingerprintHash = "sha256"): string {
+  fingerprint(hash?: FingerprintHash): string {
     const handle = this.#live();
-    const hashType = HASHES[hash];
+    const hashType = HASHES[hash ?? "sha256"];
     if (hashType === undefined) {
       throw new TypeError(`unknown hash ${JSON.stringify(hash)}; use sha256, sha1 or md5`);
     }
@@ -417,12 +419,12 @@ export class SshKey {
    * Deno.writeTextFileSync("/tmp/host_key", key.toPrivateKeyString(), { mode: 0o600 });
    * ```
    */
-  toPrivateKeyString(options: PassphraseOptions = {}): string {
+  toPrivateKeyString(options?: PassphraseOptions): string {
     const handle = this.#live();
     if (!this.isPrivate) throw new SshError("invalid-key", "a public key has no private key text");
     const backend = native();
     const out = new PointerCell();
-    const passphrase = options.passphrase === undefined ? null : cString(options.passphrase);
+    const passphrase = options?.passphrase === undefined ? null : cString(options.passphrase);
     if (backend.libssh.ssh_pki_export_privkey_base64(handle, passphrase, null, null, out.buffer) !== SSH_OK) {
       throw new SshError("libssh", "exporting the private key failed");
     }

@@ -7,7 +7,7 @@
 import type { Libssh, Pointer } from "../ffi/backend.ts";
 import * as c from "../ffi/constants.ts";
 import { cString, cStringArray } from "../ffi/cstring.ts";
-import { type AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
+import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
 import { adoptChannel, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle, type SshKey } from "./key.ts";
@@ -122,6 +122,12 @@ export interface Endpoint {
 }
 
 /**
+ * The user each session's keyboard-interactive prompts were sent to: libssh
+ * 0.10 leaves the user name out of the message with the answers.
+ */
+const interactiveUsers = new WeakMap<SessionCore, string>();
+
+/**
  * A client request that reached the message callback. Valid only during the
  * callback: libssh frees it when the callback returns, so every method throws
  * `SshError` `"closed"` afterwards. libssh 0.10 has no way to answer such a
@@ -210,9 +216,15 @@ export class Message {
     return this.#libssh.ssh_message_subtype(this.#live());
   }
 
-  /** The user name of an auth request. */
+  /**
+   * The user name of an auth request. For keyboard-interactive answers, the
+   * user the prompts were sent to.
+   */
   get authUser(): string {
-    return this.#string((m) => this.#libssh.ssh_message_auth_user(m));
+    const user = this.#string((m) => this.#libssh.ssh_message_auth_user(m));
+    const interactive = this.type === RequestType.Auth && this.subtype === AuthMethod.Interactive;
+    if (user !== "" || !interactive || !this.isKbdintResponse) return user;
+    return interactiveUsers.get(this.#session) ?? "";
   }
 
   /** The password of a password auth request. */
@@ -256,6 +268,7 @@ export class Message {
   sendInteractivePrompts(request: InteractiveRequest): void {
     if (!Array.isArray(request?.prompts)) throw new TypeError("prompts must be an array");
     const backend = this.#session.backend;
+    interactiveUsers.set(this.#session, this.authUser);
     const prompts = cStringArray(backend, request.prompts.map((p) => p.prompt));
     const echo = new Uint8Array(request.prompts.map((p) => p.echo ? 1 : 0));
     this.#reply(
@@ -273,14 +286,14 @@ export class Message {
   }
 
   /** Accepts an auth request (`partial`: more methods are still required). */
-  replyAuthSuccess(options: { partial?: boolean } = {}): void {
+  replyAuthSuccess(options?: { partial?: boolean }): void {
     const user = this.authUser;
     const method = this.subtype as AuthMethod;
     this.#reply(
       "accepting the login",
-      () => this.#libssh.ssh_message_auth_reply_success(this.#handle, options.partial ? 1 : 0),
+      () => this.#libssh.ssh_message_auth_reply_success(this.#handle, options?.partial ? 1 : 0),
     );
-    if (!options.partial) this.#session.authenticatedBy(user, method);
+    if (!options?.partial) this.#session.authenticatedBy(user, method);
   }
 
   /** Tells the client its public key would be accepted (it then signs). */
@@ -378,13 +391,14 @@ export class Message {
   }
 
   /** Accepts a global request; for tcpip-forward with port 0, pass the port you bound. */
-  replyGlobalSuccess(boundPort = 0): void {
-    if (!Number.isInteger(boundPort) || boundPort < 0 || boundPort > 65535) {
+  replyGlobalSuccess(boundPort?: number): void {
+    const port = boundPort ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError("boundPort must be from 0 to 65535");
     }
     this.#reply(
       "accepting the global request",
-      () => this.#libssh.ssh_message_global_request_reply_success(this.#handle, boundPort),
+      () => this.#libssh.ssh_message_global_request_reply_success(this.#handle, port),
     );
   }
 

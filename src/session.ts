@@ -9,7 +9,8 @@ import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } fr
 import { native } from "../ffi/load.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
-import { setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import { bytesWaiting, setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";
+import { OutputCounters } from "../ffi/counters.ts";
 import {
   type CallbackStruct,
   messageCallback,
@@ -19,11 +20,18 @@ import {
 import type { ServerCallbackField } from "../ffi/structs.ts";
 import { AuthMethod, authMethodMask, AuthStatus, isAuthReply, type PublicKeyState } from "./auth.ts";
 import type { ServerCallbackName, ServerCallbacks } from "./callbacks.ts";
-import { channelCore, type SshChannel } from "./channel.ts";
+import { channelCore, envBytes, type SshChannel } from "./channel.ts";
 import { closedError, SshError } from "./errors.ts";
 import { keyFromHandle } from "./key.ts";
-import { Message, type MessageCallback, RequestType } from "./message.ts";
-import type { LimitName, ResolvedLimits } from "./limits.ts";
+import {
+  ChannelRequestType,
+  GlobalRequestType,
+  Message,
+  type MessageCallback,
+  RequestType,
+} from "./message.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits } from "./limits.ts";
+import { enterLibssh, inLibssh, leaveLibssh } from "./libssh_calls.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
 /** Where callback errors go: the error, and which callback threw. */
@@ -39,6 +47,10 @@ const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
 };
 
 const cores = new Map<bigint, SessionCore>();
+const DEFAULT_RESOLVED_LIMITS = resolveLimits();
+
+/** A client that says nothing for this long while the key exchange waits for it idles (see `startupStage`). */
+const QUIET_MS = 1000;
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
 const DOPOLL_BATCH = 64;
@@ -79,6 +91,11 @@ export class SessionCore {
   kexDone = false;
   /** Failed authentication attempts so far. */
   authFailures = 0;
+  /** `tcpip-forward` requests granted and not cancelled (capped by `ServerLimits`). */
+  reverseForwards = 0;
+  /** Since when the client owes us an answer (it connected, our banner left, its last bytes came). */
+  #quietSince = Date.now();
+  #kexStarted = false;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
   onError: ErrorHandler = (error: unknown, context: string): void =>
@@ -88,6 +105,9 @@ export class SessionCore {
   #deferred: (() => void)[] = [];
   #watch: Watch | undefined;
   readonly #fd: number;
+  readonly #counters: OutputCounters;
+  /** libssh holds so much unread output that the client is not read either (see `updateInterest`). */
+  #readingStopped = false;
   #kexWaiter: (() => void) | undefined;
   #serverStruct: CallbackStruct<ServerCallbackField> | undefined;
   #unobserve: (() => void) | undefined;
@@ -99,6 +119,12 @@ export class SessionCore {
   #timers: ReturnType<typeof setTimeout>[] = [];
   /** Called once the client logged in. */
   onAuthenticated: (() => void) | undefined;
+  /** The limits in force (the defaults unless `listen()` applied others). */
+  limits: ResolvedLimits = DEFAULT_RESOLVED_LIMITS;
+  /** Bytes of channel input this session's consumers hold in JS (see `ChannelCore.holdInput`). */
+  inputHeld = 0;
+  /** A channel was refused input room because of the session's budget: wake them when it frees. */
+  inputStarved = false;
 
   constructor(backend: Backend, handle: Pointer, session: Session) {
     this.backend = backend;
@@ -109,6 +135,7 @@ export class SessionCore {
     const promise = new Promise<void>((r) => resolve = r);
     this.#disconnected = { promise, resolve };
     backend.libssh.ssh_set_blocking(handle, 0);
+    this.#counters = new OutputCounters(backend, handle);
     this.#fd = backend.libssh.ssh_get_fd(handle);
     setNonBlocking(backend, this.#fd);
     setCloseOnExec(backend, this.#fd);
@@ -140,11 +167,18 @@ export class SessionCore {
    */
   call<T>(fn: () => T): T {
     this.#depth++;
+    enterLibssh();
     try {
       return fn();
     } finally {
+      leaveLibssh();
       if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
     }
+  }
+
+  /** Whether a libssh call (and so perhaps a callback of it) is running, for any session. */
+  get inLibssh(): boolean {
+    return inLibssh();
   }
 
   /** Runs `fn` now, or right after the libssh call in progress returns. */
@@ -179,7 +213,59 @@ export class SessionCore {
       return;
     }
     const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
-    this.#watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
+    if ((flags & SSH_WRITE_PENDING) === 0) {
+      this.#counters.drained();
+      this.#readingStopped = false;
+      this.#watch.setEvents(POLLIN);
+      return;
+    }
+    this.#watch.setEvents(this.#stopReading() ? POLLOUT : POLLIN | POLLOUT);
+  }
+
+  /**
+   * Whether to stop reading the client: libssh holds twice the output
+   * high-water mark for it. Writers stop at the mark, so only answers to the
+   * client's own requests (global and channel requests, opens, window
+   * adjusts) get there: a client that sends requests and never reads the
+   * answers is not read either, until it does.
+   */
+  #stopReading(): boolean {
+    const stop = this.#counters.queued() >= 2 * this.limits.sessionOutputHighWaterMark;
+    if (stop && !this.#readingStopped) this.#limits?.onExceeded("sessionOutputHighWaterMark");
+    this.#readingStopped = stop;
+    return stop;
+  }
+
+  /** An upper bound of the bytes libssh holds for this session's socket (see `ffi/counters.ts`). */
+  outputQueued(): number {
+    if ((this.backend.libssh.ssh_get_status(this.handle) & SSH_WRITE_PENDING) === 0) this.#counters.drained();
+    return this.#counters.queued();
+  }
+
+  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
+  outputFull(): boolean {
+    return this.outputQueued() >= this.limits.sessionOutputHighWaterMark;
+  }
+
+  /** Runs `write` (an `ssh_channel_write`) through `call`, counting what libssh may queue of it. */
+  sendData(write: () => number): number {
+    const payloadBefore = this.#counters.payload();
+    const written = this.call(write);
+    if (written > 0) {
+      this.#counters.wrote(written, payloadBefore);
+      this.noteActivity();
+    }
+    return written;
+  }
+
+  /** Traffic went out: the idle timeout counts from now (incoming traffic counts in `#onReady`). */
+  noteActivity(): void {
+    if (this.#limits?.limits.idleTimeout !== undefined) this.#lastActivity = Date.now();
+  }
+
+  /** Whether a key exchange is running (waiting for the socket). */
+  get exchangingKeys(): boolean {
+    return this.#kexWaiter !== undefined;
   }
 
   /** Waits until the socket is ready for the key exchange to go on. */
@@ -197,6 +283,7 @@ export class SessionCore {
       this.#watch?.setEvents(0);
       // As below: the key exchange is where OpenSSH clients wait on delayed ACKs.
       setQuickAck(this.backend, this.#fd);
+      if (revents & POLLIN) this.#heard();
       waiter();
       return;
     }
@@ -205,7 +292,10 @@ export class SessionCore {
       this.#watch?.setEvents(0);
       return;
     }
-    if (!this.authenticated) setQuickAck(this.backend, this.#fd);
+    if (!this.authenticated) {
+      setQuickAck(this.backend, this.#fd);
+      if (revents & POLLIN) this.#heard();
+    }
     if (this.#limits?.limits.idleTimeout !== undefined) this.#lastActivity = Date.now();
     const rc = this.call(() => this.#drain(event.handle));
     if (this.#destroyed) return;
@@ -214,7 +304,10 @@ export class SessionCore {
       this.markDisconnected();
       return;
     }
-    for (const channel of this.channels.values()) channelCore(channel).sessionProgressed();
+    if (this.channels.size > 0) {
+      const outputFull = this.outputFull();
+      for (const channel of this.channels.values()) channelCore(channel).sessionProgressed(outputFull);
+    }
     this.updateInterest();
   }
 
@@ -228,7 +321,9 @@ export class SessionCore {
     const { libssh } = this.backend;
     const first = libssh.ssh_event_dopoll(event, 0);
     if (first !== SSH_OK) return first;
-    for (let i = 1; i < DOPOLL_BATCH && !this.closed && this.event?.handle === event; i++) {
+    // While reading is stopped, each readiness flushes output and reads one piece at most.
+    const batch = this.#readingStopped ? 1 : DOPOLL_BATCH;
+    for (let i = 1; i < batch && !this.closed && this.event?.handle === event; i++) {
       const rc = libssh.ssh_event_dopoll(event, 0);
       if (rc === SSH_AGAIN) break; // drained
       if (rc !== SSH_OK) return rc;
@@ -311,6 +406,7 @@ export class SessionCore {
    */
   applyLimits(limits: ResolvedLimits, onExceeded: (limit: LimitName) => void): void {
     this.#limits = { limits, onExceeded };
+    this.limits = limits;
     const grace = setTimeout(() => {
       if (!this.authenticated) this.#exceeded("loginGraceTime");
     }, limits.loginGraceTime);
@@ -328,6 +424,47 @@ export class SessionCore {
       else this.#armIdleTimer(idle - quiet);
     }, idle);
     this.#timers.push(timer);
+  }
+
+  /** The session's input budget has room again: let channels it stopped take what libssh kept. */
+  inputFreed(): void {
+    if (this.inputHeld >= this.limits.sessionInputHighWaterMark) return;
+    this.inputStarved = false;
+    for (const channel of this.channels.values()) channelCore(channel).onInputRoom?.();
+  }
+
+  #heard(): void {
+    this.#quietSince = Date.now();
+  }
+
+  /** The key exchange starts: our banner leaves, the client's answer is due from now. */
+  kexStarting(): void {
+    if (this.#kexStarted) return;
+    this.#kexStarted = true;
+    this.#quietSince = Date.now();
+  }
+
+  /**
+   * How far a connection that is not logged in got, for choosing which one
+   * makes room (see `ServerLimits.maxUnauthenticated`): 2 while it
+   * authenticates (a person may be typing), 1 during the key exchange, 0 when
+   * it idles, the ones dropped first: no byte came from the client for
+   * `QUIET_MS` (not even unread ones) while the key exchange, whose client
+   * side is automatic, waited for it.
+   */
+  startupStage(now: number): number {
+    if (this.kexDone) return 2;
+    if (now - this.#quietSince < QUIET_MS) return 1;
+    if (bytesWaiting(this.backend, this.#fd) > 0) {
+      this.#heard();
+      return 1;
+    }
+    return 0;
+  }
+
+  /** Tells `onLimit` of a refusal that leaves the session up. */
+  reportLimit(limit: LimitName): void {
+    this.#limits?.onExceeded(limit);
   }
 
   /** Whether another channel may open (reports the refusal when not). */
@@ -409,7 +546,19 @@ export class SessionCore {
     if (!handler) return 1;
     const message = new Message(this, handle);
     try {
-      if (message.type === RequestType.ChannelOpen && !this.mayOpenChannel()) {
+      const type = message.type;
+      const subtype = message.subtype;
+      if (type === RequestType.ChannelOpen && !this.mayOpenChannel()) {
+        message.replyDefault();
+        return 0;
+      }
+      const env = type === RequestType.Channel && subtype === ChannelRequestType.Env
+        ? this.#envRequest(message)
+        : undefined;
+      if (env === null) return 0;
+      const forward = type === RequestType.Global && subtype === GlobalRequestType.TcpipForward;
+      if (forward && this.reverseForwards >= this.limits.maxReverseForwardsPerSession) {
+        this.reportLimit("maxReverseForwardsPerSession");
         message.replyDefault();
         return 0;
       }
@@ -417,8 +566,14 @@ export class SessionCore {
       if (typeof result !== "boolean") {
         throw new TypeError("the message callback must return a boolean synchronously");
       }
+      const granted = message.replied && !message.refused;
+      if (granted && forward) this.reverseForwards++;
+      if (granted && type === RequestType.Global && subtype === GlobalRequestType.CancelTcpipForward) {
+        this.reverseForwards = Math.max(0, this.reverseForwards - 1);
+      }
+      if (granted && env) env.accepted();
       // An auth request left to libssh, or answered with its default, is refused.
-      const refused = message.type === RequestType.Auth && message.subtype !== AuthMethod.None &&
+      const refused = type === RequestType.Auth && subtype !== AuthMethod.None &&
         (message.refused || (!message.replied && result));
       if (refused && !this.authenticated) this.#authFailed();
       return message.replied ? 0 : (result ? 1 : 0);
@@ -431,6 +586,23 @@ export class SessionCore {
     } finally {
       message.invalidate();
     }
+  }
+
+  /**
+   * An env request that reached the message callback: null when it went past
+   * its channel's caps (refused here), else what to call once it is granted.
+   */
+  #envRequest(message: Message): { accepted(): void } | null | undefined {
+    const channel = message.channel;
+    if (!channel) return undefined;
+    const core = channelCore(channel);
+    const { name, value } = message.env;
+    const bytes = envBytes(name, value);
+    if (!core.envFits(bytes)) {
+      message.replyDefault();
+      return null;
+    }
+    return { accepted: () => core.envAccepted(bytes) };
   }
 
   /** Records a successful login made by a message reply. */
@@ -459,6 +631,7 @@ export class SessionCore {
 
 /** The key exchange loop: `ssh_handle_key_exchange` until done, waiting for the socket in between. */
 async function keyExchange(core: SessionCore): Promise<boolean> {
+  core.kexStarting();
   while (!core.kexDone) {
     if (core.disconnected) return false;
     const rc = core.call(() => core.backend.libssh.ssh_handle_key_exchange(core.handle));

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { Bind, DEFAULT_LIMITS, SshKey } from "../mod.ts";
 import { DemoServer } from "../src/demo/mod.ts";
@@ -30,11 +31,20 @@ test("limits: defaults, and bad values are refused", () => {
     maxAuthAttempts: 6,
     loginGraceTime: 120_000,
     maxUnauthenticated: 100,
+    maxUnauthenticatedStart: 10,
+    maxUnauthenticatedRate: 30,
     maxChannelsPerSession: 64,
+    channelInputHighWaterMark: 1024 * 1024,
+    sessionInputHighWaterMark: 8 * 1024 * 1024,
+    sessionOutputHighWaterMark: 1024 * 1024,
+    maxEnvRequestsPerChannel: 64,
+    maxEnvBytesPerChannel: 65_536,
+    maxReverseForwardsPerSession: 16,
   });
   const hostKey = SshKey.generate("ed25519");
   assert.throws(() => new Bind({ hostKey, limits: { maxAuthAttempts: 0 } }), RangeError);
   assert.throws(() => new Bind({ hostKey, limits: { idleTimeout: 1.5 } }), RangeError);
+  assert.throws(() => new Bind({ hostKey, limits: { maxUnauthenticatedRate: 101 } }), RangeError);
   assert.throws(() => new Bind({ hostKey, limits: { maxAuthTries: 3 } as never }), TypeError);
   hostKey.close();
 });
@@ -74,19 +84,33 @@ test("loginGraceTime: a silent client is dropped; a logged-in one stays", async 
   assert.ok(limitEvents(ds).includes("loginGraceTime"));
 });
 
-test("maxUnauthenticated: connections beyond it are closed at once, logins work again when room is made", async () => {
+test("maxUnauthenticated: at the limit a silent connection makes room; when all are logging in, newcomers are refused", async () => {
   await using ds = await DemoServer.start({ limits: { maxUnauthenticated: 3 } });
   const idle = await Promise.all([1, 2, 3].map(() => silentClient(ds.port)));
-  await new Promise((resolve) => setTimeout(resolve, 100)); // the server has accepted all three
-  const refused = await ssh2({ port: ds.port, password: "foo", command: "true" });
-  assert.equal(refused.ok, false);
-  assert.ok(limitEvents(ds).includes("maxUnauthenticated"));
-  idle[0].socket.destroy();
-  await idle[0].ended;
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // silent for over a second: idle
   const accepted = await ssh2({ port: ds.port, password: "foo", command: "echo in" });
   assert.equal(accepted.stdout, "in\n", accepted.error);
+  await idle[0].ended; // the oldest silent connection made room
+  assert.deepEqual(limitEvents(ds), ["maxUnauthenticated"]);
   for (const client of idle) client.socket.destroy();
+  // Three clients past the key exchange, at the login prompt: they are kept, the newcomer goes.
+  const waiting = spawn("/usr/bin/python3", [
+    "-c",
+    `import sys, paramiko
+held = []
+for i in range(3):
+    t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.start_client(timeout=10); held.append(t)
+print("ready", flush=True)
+sys.stdin.read()`,
+    String(ds.port),
+  ], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise((resolve) => waiting.on("close", resolve));
+  await new Promise((resolve) => waiting.stdout.once("data", resolve));
+  const refused = await ssh2({ port: ds.port, password: "foo", command: "true" });
+  assert.equal(refused.ok, false);
+  assert.equal(limitEvents(ds).length, 2);
+  waiting.stdin.end();
+  await exited;
 });
 
 test("maxChannelsPerSession: session and direct-tcpip opens beyond it are refused (paramiko)", async () => {

@@ -148,11 +148,14 @@ test("listen() ends when its signal aborts; the bind stays usable", async () => 
 test("bad Bind options give clear errors", () => {
   using hostKey = SshKey.generate("ed25519");
   assert.throws(() => new Bind({ port: 70000, hostKey }), RangeError);
+  // @ts-expect-error: the host key is required, in the types too
   assert.throws(() => new Bind({ port: 0 }), TypeError);
   assert.throws(() => new Bind({ port: 0, hostKey: hostKey.publicKey() }), TypeError);
   assert.throws(
     () => new Bind({ port: 0, hostKey: "/nonexistent/host_key" }),
-    (e: unknown) => e instanceof SshError && e.code === "listen-failed",
+    (e: unknown) =>
+      e instanceof SshError && e.code === "io" &&
+      e.message === "host key file /nonexistent/host_key not found",
   );
   const taken = new Bind({ port: 0, hostKey });
   assert.throws(

@@ -71,12 +71,6 @@ export class ChannelOpenError extends SshError {
 
 const encoder = new TextEncoder();
 
-function toBytes(data: Uint8Array | string): Uint8Array<ArrayBuffer> {
-  if (typeof data === "string") return encoder.encode(data);
-  if (!(data instanceof Uint8Array)) throw new TypeError("write() takes a Uint8Array or a string");
-  return data.slice();
-}
-
 function dimension(value: number | undefined, fallback: number, name: string): number {
   const n = value ?? fallback;
   if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
@@ -116,7 +110,7 @@ export class ChannelState implements ChannelOwner {
       close: () => this.#settleExit(),
     }, "client channel exit");
     this.#unlink = core.link({
-      progressed: () => this.core.sessionProgressed(),
+      progressed: (outputFull) => this.core.sessionProgressed(outputFull),
       gone: () => {
         this.core.sessionGone();
         const error = core.disconnectedError();
@@ -365,8 +359,16 @@ export class ClientChannel {
    */
   write(data: Uint8Array | string, options?: ClientWriteOptions): Promise<void> {
     const state = liveState(this);
-    const bytes = toBytes(data);
-    return state.enqueue(() => state.core.writeAll(bytes, options?.stderr === true));
+    const stderr = options?.stderr === true;
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw new TypeError("write() takes a Uint8Array or a string");
+    }
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const taken = state.core.writeNow(bytes, stderr);
+    if (taken === bytes.length && bytes.length > 0) return Promise.resolve();
+    // The rest waits in the queue: a copy, as the caller may reuse its buffer once we return.
+    const rest = typeof data === "string" ? bytes.subarray(taken) : bytes.slice(taken);
+    return state.enqueue(() => state.core.writeAll(rest as Uint8Array<ArrayBuffer>, stderr));
   }
 
   /** Sends EOF: no more data from this side (a command's stdin ends). */

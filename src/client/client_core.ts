@@ -15,22 +15,30 @@
 
 import type { Backend, Pointer } from "../../ffi/backend.ts";
 import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../../ffi/constants.ts";
+import { OutputCounters } from "../../ffi/counters.ts";
 import { closeFd } from "../../ffi/fd.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../../ffi/platform.ts";
 import { messageCallback } from "../../ffi/trampolines.ts";
 import type { ChannelHost, ChannelOwner } from "../channel.ts";
 import { closedError, SshError } from "../errors.ts";
+import { enterLibssh, inLibssh, leaveLibssh } from "../libssh_calls.ts";
+import { type LimitName, type ResolvedLimits, resolveLimits } from "../limits.ts";
 import { Mutex } from "../mutex.ts";
 import { reactor, type Watch } from "../reactor.ts";
 import { inTurn } from "./turns.ts";
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up, as on the server side. */
 const DOPOLL_BATCH = 64;
+/**
+ * The channel bounds a client session applies: the server's defaults (its
+ * output high-water mark: what writers let libssh hold for the socket).
+ */
+const CLIENT_LIMITS = resolveLimits();
 
 /** What the core tells each channel of its session (kept apart from the channel's public methods). */
 export interface ChannelLink {
-  /** The session processed packets: a write may go on, a request may be answered. */
-  progressed(): void;
+  /** The session processed packets: a write may go on (unless libssh holds too much output), a request may be answered. */
+  progressed(outputFull: boolean): void;
   /** The connection ended. */
   gone(): void;
   /** The session freed the native channel along with itself. */
@@ -65,6 +73,11 @@ export class ClientCore implements ChannelHost {
   onMessage: MessageHandler | undefined;
   onError: (error: unknown, context: string) => void = (error, context) =>
     console.error(`libssh client ${context}:`, error);
+  readonly limits: ResolvedLimits = CLIENT_LIMITS;
+  /** Input held by consumers of `ChannelCore`'s own readers (the client's streams bound themselves). */
+  inputHeld = 0;
+  inputStarved = false;
+  readonly #counters: OutputCounters;
 
   #depth = 0;
   #deferred: (() => void)[] = [];
@@ -90,6 +103,7 @@ export class ClientCore implements ChannelHost {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => resolve = r);
     this.#ended = { promise, resolve };
+    this.#counters = new OutputCounters(backend, handle);
     this.#watch = reactor.watch(fd, 0, (revents) => this.#onReady(revents));
   }
 
@@ -120,12 +134,40 @@ export class ClientCore implements ChannelHost {
 
   call<T>(fn: () => T): T {
     this.#depth++;
+    enterLibssh();
     try {
       return fn();
     } finally {
+      leaveLibssh();
       if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
     }
   }
+
+  get inLibssh(): boolean {
+    return inLibssh();
+  }
+
+  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
+  outputFull(): boolean {
+    if (this.#destroyed) return false;
+    if ((this.backend.libssh.ssh_get_status(this.handle) & SSH_WRITE_PENDING) === 0) this.#counters.drained();
+    return this.#counters.queued() >= this.limits.sessionOutputHighWaterMark;
+  }
+
+  sendData(write: () => number): number {
+    const payloadBefore = this.#counters.payload();
+    const written = this.call(write);
+    if (written > 0) this.#counters.wrote(written, payloadBefore);
+    return written;
+  }
+
+  /** Outgoing traffic: the keepalive counts only what comes from the server. */
+  noteActivity(): void {}
+
+  /** The channel limits a client reaches are its own requests' (env): nothing to report to. */
+  reportLimit(_limit: LimitName): void {}
+
+  inputFreed(): void {}
 
   defer(fn: () => void): void {
     if (this.#depth === 0) fn();
@@ -169,6 +211,7 @@ export class ClientCore implements ChannelHost {
       return;
     }
     const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
+    if ((flags & SSH_WRITE_PENDING) === 0) this.#counters.drained();
     watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
   }
 
@@ -282,7 +325,8 @@ export class ClientCore implements ChannelHost {
       if (this.#destroyed) return;
       ended = this.#connectionEnded(revents);
     }
-    for (const link of this.#links) link.progressed();
+    const outputFull = this.outputFull();
+    for (const link of this.#links) link.progressed(outputFull);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();

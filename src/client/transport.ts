@@ -10,17 +10,16 @@
 
 import { native } from "../../ffi/load.ts";
 import { closeFd, ErrnoError } from "../../ffi/fd.ts";
+import { AF_INET, AF_INET6, EINPROGRESS, POLLOUT } from "../../ffi/platform.ts";
+import { setNoDelay, sockaddrAddress } from "../../ffi/socket.ts";
+import { socketPair } from "../../ffi/socket_pair.ts";
 import {
-  connectError,
+  connectResult,
+  lookUp,
+  numericAddresses,
   type ResolvedAddress,
-  resolvedAddress,
-  ResolveError,
-  resolveTcp,
-  socketPair,
   startConnect,
-} from "../../ffi/client_socket.ts";
-import { AF_INET, AF_INET6, POLLOUT } from "../../ffi/platform.ts";
-import { setNoDelay } from "../../ffi/socket.ts";
+} from "../../ffi/tcp.ts";
 import { SshError } from "../errors.ts";
 import { bridge, type ByteChannel, FdStream } from "../fd_stream.ts";
 import { reactor } from "../reactor.ts";
@@ -59,14 +58,22 @@ function whenReady(fd: number, events: number, signal: AbortSignal): Promise<num
   });
 }
 
-/** Resolves `host`, or rejects with the signal's reason (the lookup then finishes and frees on its own). */
+/**
+ * The addresses of `host`: at once for a numeric one, else looked up on a
+ * worker thread; rejects with the signal's reason meanwhile (the lookup then
+ * finishes and frees on its own).
+ */
 async function resolve(
   host: string,
   port: number,
   family: number,
   signal: AbortSignal,
 ): Promise<ResolvedAddress[]> {
-  const lookup = resolveTcp(native(), host, port, family);
+  const backend = native();
+  const numeric = numericAddresses(backend, host, port);
+  if (numeric !== null) return numeric.filter((address) => family === 0 || address.family === family);
+  const lookup = lookUp(backend, host, port, family);
+  lookup.catch(() => {}); // an abandoned lookup's failure is nobody's
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
@@ -76,13 +83,10 @@ async function resolve(
   try {
     return await Promise.race([lookup, aborted]);
   } catch (error) {
-    if (error instanceof ResolveError) {
-      throw new SshError("connect-failed", `cannot resolve ${host}: ${error.message}`, { cause: error });
-    }
-    throw error;
+    if (signal.aborted) throw error;
+    throw new SshError("connect-failed", (error as Error).message, { cause: error });
   } finally {
     signal.removeEventListener("abort", onAbort!);
-    lookup.catch(() => {}); // an abandoned lookup's failure is nobody's
   }
 }
 
@@ -102,33 +106,33 @@ export async function connectTcp(target: TcpTarget, signal: AbortSignal): Promis
   let lastError: Error | undefined;
   for (const address of addresses) {
     if (local && local.family !== address.family) continue;
+    const where = `connect to ${
+      sockaddrAddress(address.sockaddr)?.address ?? target.host
+    } port ${target.port}`;
     let fd: number;
+    let errno: number;
     try {
-      const started = startConnect(backend, address, local);
-      fd = started.fd;
-      if (!started.connected) {
-        await whenReady(fd, POLLOUT, signal).catch((error) => {
-          closeFd(backend, fd);
-          throw error;
-        });
-      }
+      ({ fd, errno } = startConnect(backend, address, where, local));
     } catch (error) {
       if (!(error instanceof ErrnoError)) throw error;
       lastError = error;
       continue;
     }
-    const errno = connectError(backend, fd);
+    if (errno === EINPROGRESS) {
+      try {
+        await whenReady(fd, POLLOUT, signal);
+      } catch (error) {
+        closeFd(backend, fd);
+        throw error;
+      }
+      errno = connectResult(backend, fd);
+    }
     if (errno === 0) {
       setNoDelay(backend, fd);
       return fd;
     }
     closeFd(backend, fd);
-    const where = resolvedAddress(address);
-    lastError = new ErrnoError(
-      backend,
-      `connect to ${where?.address ?? target.host} port ${target.port}`,
-      errno,
-    );
+    lastError = new ErrnoError(backend, where, errno);
   }
   throw new SshError(
     "connect-failed",

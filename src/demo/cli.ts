@@ -2,7 +2,7 @@
  * The DemoServer as a command, for tests written in any language.
  *
  *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--password PW]
- *     [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
+ *     [--auth METHODS] [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
  *     [--kex LIST] [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
  *     [--verbose] [--timeline]
  *
@@ -11,15 +11,24 @@
  * SIGINT or SIGTERM, then closes every connection and exits 0 (printing the
  * timeline on stderr with `--timeline`). Bad flags: usage on stderr, exit 2.
  *
+ * `--auth` is a comma-separated list of the auth methods to offer (default
+ * `password,keyboard-interactive,publickey`): `--auth password` for clients
+ * that try keyboard-interactive first and cannot answer its prompts (PuTTY's
+ * `plink -batch`, dropbear's `dbclient`, `sshpass` without
+ * `-o PreferredAuthentications=password`).
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { DemoServer } from "./demo_server.ts";
+import { type DemoAuthMethod, DemoServer } from "./demo_server.ts";
 
-const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--allow-auth-none]
+const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--auth METHODS] [--allow-auth-none]
             [--authorized-keys FILE] [--host-key FILE] [--kex LIST] [--ciphers LIST]
-            [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]`;
+            [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]
+  --auth: comma-separated, from password,keyboard-interactive,publickey,none
+          (default password,keyboard-interactive,publickey)`;
+const AUTH_NAMES = ["password", "keyboard-interactive", "publickey", "none"];
 
 function fail(message: string): never {
   console.error(`demo: ${message}\n${USAGE}`);
@@ -34,6 +43,7 @@ try {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "0" },
       password: { type: "string", default: "foo" },
+      auth: { type: "string" },
       "allow-auth-none": { type: "boolean", default: false },
       "authorized-keys": { type: "string" },
       "host-key": { type: "string" },
@@ -60,12 +70,17 @@ if (!/^\d+$/.test(values.port) || port > 65535) {
   fail(`--port must be a number from 0 to 65535, not ${values.port}`);
 }
 
-let server: DemoServer;
+const authMethods = values.auth?.split(",").map((name) => name.trim());
+const unknown = authMethods?.find((name) => !AUTH_NAMES.includes(name));
+if (unknown !== undefined) fail(`--auth: unknown method ${JSON.stringify(unknown)}`);
+
+let ds: DemoServer;
 try {
-  server = await DemoServer.start({
+  ds = await DemoServer.start({
     host: values.host,
     port,
     password: values.password,
+    authMethods: authMethods as DemoAuthMethod[] | undefined,
     allowAuthNone: values["allow-auth-none"],
     authorizedKeys: values["authorized-keys"],
     hostKey: values["host-key"],
@@ -83,23 +98,24 @@ try {
 }
 
 console.log(JSON.stringify({
-  host: server.host,
-  port: server.port,
-  password: server.password,
-  hostKeyFingerprint: server.fingerprint,
-  knownHosts: server.knownHostsLine,
+  host: ds.host,
+  port: ds.port,
+  password: ds.password,
+  hostKeyFingerprint: ds.fingerprint,
+  knownHosts: ds.knownHostsLine,
 }));
-console.log(
-  `connect with: sshpass -p ${server.password} ssh -p ${server.port} -o PreferredAuthentications=password ` +
-    `-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${server.host}`,
-);
+if (ds.authMethods.includes("password")) {
+  console.log(
+    `connect with: sshpass -p ${ds.password} ssh -p ${ds.port} -o PreferredAuthentications=password -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${ds.host}`,
+  );
+}
 
 let stopping = false;
 const stop = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  await server.close();
-  if (values.timeline) server.printTimeline((text) => console.error(text));
+  await ds.close();
+  if (values.timeline) ds.printTimeline((text) => console.error(text));
   process.exit(0);
 };
 process.on("SIGINT", () => void stop());

@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { native } from "../../ffi/load.ts";
 import { nativeSpawnAvailable } from "../../ffi/spawn.ts";
 import type { SshChannel } from "../channel.ts";
+import { ChannelInput, writableSink } from "./channel_input.ts";
 import { runNativeCommand } from "./native_command.ts";
 
 /** How a command ended. */
@@ -20,8 +21,6 @@ export interface CommandExit {
 
 /** A running command. */
 export interface RunningCommand {
-  /** Data from the client. */
-  input(data: Uint8Array): void;
   /** The client sent EOF. */
   endInput(): void;
   /** Sends a signal (`"TERM"` or `"SIGTERM"`) to the command, as a client's signal request does. */
@@ -88,12 +87,12 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     stdio: ["pipe", "pipe", "pipe"],
     detached: true, // a session (and process group) of its own, see killProcessGroup
   });
-  child.stdin.on("error", () => {}); // the command may exit before reading its input
+  child.stdin?.on("error", () => {}); // the command may exit before reading its input
   // Leaving a `for await` over a stream early destroys it with an AbortError,
   // emitted as "error" (unheard, it kills the server) and, on Deno, at times
   // also as an unhandled rejection: the pumps below never leave early.
-  child.stdout.on("error", () => {});
-  child.stderr.on("error", () => {});
+  child.stdout?.on("error", () => {});
+  child.stderr?.on("error", () => {});
   const spawned = new Promise<void>((resolve) => {
     child.on("spawn", resolve);
     child.on("error", () => resolve());
@@ -114,7 +113,9 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
       killProcessGroup(child); // the pipe failed
     }
   };
-  const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
+  // Without pipes (spawn failed: no descriptors left, …) there is nothing to pump; "error" reports it.
+  const pumps = Promise.all([child.stdout, child.stderr].map((stream, i) => stream && pump(stream, i === 1)));
+  const stdin = child.stdin ? new ChannelInput(channel, writableSink(child.stdin)) : undefined;
   const timer = options.timeout ? setTimeout(() => killProcessGroup(child), options.timeout) : undefined;
   const exited = new Promise<CommandExit>((resolve) => {
     child.on("error", (error) => {
@@ -131,8 +132,7 @@ export function runCommand(channel: SshChannel, argv: string[], options: Command
     return exit;
   })();
   return {
-    input: (data) => void spawned.then(() => child.stdin.write(data)),
-    endInput: () => void spawned.then(() => child.stdin.end()),
+    endInput: () => void spawned.then(() => stdin?.end()),
     kill: (signal) => signalChild(child, signal),
     terminate: () => killProcessGroup(child),
     finished,

@@ -6,7 +6,8 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { AuthMethod, AuthStatus, PublicKeyState } from "../auth.ts";
-import { Bind, type BindAlgorithms, listen } from "../bind.ts";
+import { Bind, type BindAlgorithms, hostKeyFile, listen } from "../bind.ts";
+import { fileError, SshError } from "../errors.ts";
 import type { ServerLimits } from "../limits.ts";
 import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
@@ -27,6 +28,49 @@ const SFTP_SERVERS = [
 ];
 const KBDINT_TOKEN = "bar";
 const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * An auth method the DemoServer can offer, named as in SSH (and in `DemoClient.authMethod`).
+ *
+ * @example Password only, for clients that cannot answer keyboard-interactive prompts
+ * ```ts
+ * import { type DemoAuthMethod, DemoServer } from "@libssh/libssh/demo";
+ *
+ * const forPlink: DemoAuthMethod[] = ["password"];
+ * await using ds = await DemoServer.start({ authMethods: forPlink });
+ * console.log(ds.authMethods);
+ * ```
+ */
+export type DemoAuthMethod = "password" | "keyboard-interactive" | "publickey" | "none";
+
+const AUTH_METHODS: Record<DemoAuthMethod, AuthMethod> = {
+  "password": AuthMethod.Password,
+  "keyboard-interactive": AuthMethod.Interactive,
+  "publickey": AuthMethod.PublicKey,
+  "none": AuthMethod.None,
+};
+
+/** What the DemoServer offers unless told otherwise (`"none"` too with `allowAuthNone`). */
+const DEFAULT_AUTH_METHODS: readonly DemoAuthMethod[] = ["password", "keyboard-interactive", "publickey"];
+
+/** The methods to offer: `methods` checked, plus `"none"` when `allowAuthNone`. */
+function offeredAuthMethods(
+  methods: readonly DemoAuthMethod[] | undefined,
+  allowNone: boolean,
+): DemoAuthMethod[] {
+  const names = Object.keys(AUTH_METHODS).join(", ");
+  if (methods !== undefined && (!Array.isArray(methods) || methods.length === 0)) {
+    throw new TypeError(`authMethods must be a non-empty array of ${names}`);
+  }
+  const offered = [...(methods ?? DEFAULT_AUTH_METHODS)];
+  for (const method of offered) {
+    if (!Object.hasOwn(AUTH_METHODS, method)) {
+      throw new TypeError(`unknown auth method ${JSON.stringify(method)}: use ${names}`);
+    }
+  }
+  if (allowNone && !offered.includes("none")) offered.push("none");
+  return offered;
+}
 
 /** Fakes a command in-process instead of running `sh -c`. */
 export type ExecHandler = (
@@ -51,8 +95,16 @@ export interface DemoServerOptions {
   port?: number;
   /** The password every user logs in with (password and keyboard-interactive). Default `"foo"`. */
   password?: string;
-  /** Let clients log in with the "none" method. Default false. */
+  /** Let clients log in with the "none" method (adds `"none"` to `authMethods`). Default false. */
   allowAuthNone?: boolean;
+  /**
+   * The auth methods offered, in SSH's names. Default: `["password",
+   * "keyboard-interactive", "publickey"]`. Clients that try
+   * keyboard-interactive first and cannot answer its two prompts (`sshpass`
+   * without `-o PreferredAuthentications=password`, PuTTY's `plink -batch`,
+   * dropbear's `dbclient`) need a list without it, e.g. `["password"]`.
+   */
+  authMethods?: DemoAuthMethod[];
   /** Keys allowed for public key auth: `SshKey`s, or the path of an `authorized_keys` file. */
   authorizedKeys?: SshKey[] | string;
   /** Host key (an `SshKey` or a private key file); an ed25519 key is generated when omitted. */
@@ -70,14 +122,23 @@ export interface DemoServerOptions {
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
-   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds.
-   * It runs before the channel is answered, on the JS thread (see the README). Default 2000.
+   * How long a direct-tcpip (`ssh -L`) connect may take, in milliseconds. The
+   * open is answered after at most a few ms of it (a loopback target is known
+   * by then); a slower connect goes on after the channel was accepted, which
+   * is closed if it fails (see the README). Default 2000.
    */
   connectTimeout?: number;
   /**
+   * Timeline entries kept, and clients listed in `clients`: the oldest are
+   * dropped (and counted in `timelineDropped`), so a long-running server
+   * stays flat. Default 10000.
+   */
+  timelineLimit?: number;
+  /**
    * Connection limits (see `ServerLimits`). The DemoServer's defaults are the
-   * library's, except `maxUnauthenticated: 1000`: test suites open many
-   * connections at once.
+   * library's, except `maxUnauthenticated: 1000` and `maxUnauthenticatedStart:
+   * 1000` (no random early drop below it): test suites open many connections
+   * at once.
    */
   limits?: ServerLimits;
 }
@@ -96,6 +157,39 @@ export interface DemoClient {
   channels: number;
   /** Commands run, in order (subsystems as `subsystem:<name>`). */
   readonly commands: string[];
+  /**
+   * Resolves once the connection is over and its `disconnected` entry is in
+   * the timeline: a client process that exited may still be disconnecting on
+   * the server's side, so wait for this before asserting on the timeline.
+   */
+  readonly closed: Promise<void>;
+}
+
+/**
+ * Gives `started` a throwing getter for each member of `server`: in plain
+ * JavaScript a forgotten `await` would otherwise read `undefined` from the
+ * Promise (`DemoServer.start().port`) and fail much later, far from the cause.
+ */
+function withForgottenAwaitHints(started: Promise<DemoServer>, server: DemoServer): Promise<DemoServer> {
+  const names: (string | symbol)[] = [
+    ...Object.keys(server),
+    ...Object.getOwnPropertyNames(DemoServer.prototype).filter((name) => name !== "constructor"),
+    Symbol.asyncDispose,
+  ];
+  for (const name of names) {
+    if (name in started) continue; // `then`, `catch`, `finally` stay the Promise's
+    Object.defineProperty(started, name, {
+      enumerable: false,
+      get(): never {
+        const use = typeof name === "symbol" ? "`await using` it" : `reading .${name}`;
+        throw new TypeError(
+          `DemoServer.start() returns a Promise: await it before ${use} ` +
+            "(const ds = await DemoServer.start(), or await using ds = await DemoServer.start())",
+        );
+      },
+    });
+  }
+  return started;
 }
 
 /** Whether `host` only reaches this machine. */
@@ -121,15 +215,29 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
     }
     return [...keys];
   }
-  return readFileSync(keys, "utf8").split("\n").map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => SshKey.fromPublicKey(line));
+  let text: string;
+  try {
+    text = readFileSync(keys, "utf8");
+  } catch (error) {
+    throw fileError(`authorized keys file ${keys}`, error);
+  }
+  return text.split("\n").map((line) => line.trim()).flatMap((line, index) => {
+    if (line === "" || line.startsWith("#")) return [];
+    try {
+      return [SshKey.fromPublicKey(line)];
+    } catch (error) {
+      const reason = error instanceof SshError ? error.message : String(error);
+      throw new SshError("invalid-key", `authorized keys file ${keys}, line ${index + 1}: ${reason}`, {
+        cause: error,
+      });
+    }
+  });
 }
 
 /**
  * A throw-away SSH server for tests: password (any user), keyboard-interactive
  * (`Password: ` then `Token: `, answers: the password and `bar`), public key
- * and optional "none" auth; `sh -c` exec with streamed output, stdin, EOF,
+ * and optional "none" auth (which of them: `authMethods`); `sh -c` exec with streamed output, stdin, EOF,
  * exit status or signal and merged environment; shells and commands on a real
  * pty with window changes; direct (`ssh -L`) and reverse (`ssh -R`) port
  * forwarding; SFTP through OpenSSH's `sftp-server`. Binds 127.0.0.1 on a free
@@ -140,7 +248,8 @@ function loadAuthorizedKeys(keys: SshKey[] | string | undefined): SshKey[] {
  * import { DemoServer } from "@libssh/libssh/demo";
  *
  * await using ds = await DemoServer.start({ password: "secret" });
- * console.log(`sshpass -p secret ssh -p ${ds.port} user@${ds.host} echo hi`);
+ * // -o PreferredAuthentications=password: OpenSSH would try keyboard-interactive first (see the README)
+ * console.log(`sshpass -p secret ssh -p ${ds.port} -o PreferredAuthentications=password -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null user@${ds.host} echo hi`);
  * console.log(ds.knownHostsLine);
  * ```
  */
@@ -153,9 +262,11 @@ export class DemoServer {
   readonly password: string;
   /** Whether "none" auth logs clients in. */
   readonly allowAuthNone: boolean;
+  /** The auth methods offered (only these log anyone in). */
+  readonly authMethods: readonly DemoAuthMethod[];
   /** Keys accepted for public key auth. */
   readonly authorizedKeys: SshKey[];
-  /** Every client that connected, in order. */
+  /** The clients that connected, in order: the latest `timelineLimit`. */
   readonly clients: DemoClient[] = [];
   /** The address listened on. */
   readonly host: string;
@@ -163,8 +274,9 @@ export class DemoServer {
   readonly port: number;
   /** The host key. */
   readonly hostKey: SshKey;
-  readonly #timeline = new Timeline();
+  readonly #timeline: Timeline;
   readonly #options: DemoServerOptions;
+  #connectionCount = 0;
   readonly #sessions = new Set<Session>();
   readonly #commands = new Set<RunningCommand>();
   readonly #forwards = new Set<Promise<unknown>>();
@@ -179,9 +291,11 @@ export class DemoServer {
 
   private constructor(options: DemoServerOptions) {
     this.#options = options;
+    this.#timeline = new Timeline(options.timelineLimit);
     this.verbose = options.verbose ?? false;
     this.password = options.password ?? "foo";
-    this.allowAuthNone = options.allowAuthNone ?? false;
+    this.authMethods = Object.freeze(offeredAuthMethods(options.authMethods, options.allowAuthNone ?? false));
+    this.allowAuthNone = this.authMethods.includes("none");
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
     const environment: Record<string, string> = {};
@@ -189,21 +303,19 @@ export class DemoServer {
       if (value !== undefined) environment[name] = value;
     }
     this.#environment = Object.freeze({ ...environment, ...options.env });
-    this.#ownsHostKey = options.hostKey === undefined;
+    this.#ownsHostKey = !(options.hostKey instanceof SshKey); // generated, or read from a file here
     this.hostKey = options.hostKey === undefined
       ? SshKey.generate("ed25519")
       : typeof options.hostKey === "string"
-      ? SshKey.fromFile(options.hostKey)
+      ? hostKeyFile(options.hostKey)
       : options.hostKey;
-    const methods = [AuthMethod.Password, AuthMethod.Interactive, AuthMethod.PublicKey];
-    if (this.allowAuthNone) methods.push(AuthMethod.None);
     this.bind = new Bind({
       addr: this.host,
       port: options.port ?? 0,
       hostKey: this.hostKey,
-      authMethods: methods,
+      authMethods: this.authMethods.map((method) => AUTH_METHODS[method]),
       algorithms: options.algorithms,
-      limits: { maxUnauthenticated: 1000, ...options.limits },
+      limits: { maxUnauthenticated: 1000, maxUnauthenticatedStart: 1000, ...options.limits },
     });
     this.port = this.bind.port;
     if (!isLoopback(this.host)) {
@@ -215,11 +327,21 @@ export class DemoServer {
     if (this.verbose) this.#timeline.onEntry = (entry) => console.error(Timeline.format(entry));
   }
 
-  /** Starts a server; resolves once it accepts connections. */
-  static start(options: DemoServerOptions = {}): Promise<DemoServer> {
-    const server = new DemoServer(options);
-    server.#listen();
-    return Promise.resolve(server);
+  /**
+   * Starts a server; resolves once it accepts connections (rejects when it
+   * cannot: a taken port, a bad host key, …). Await it: reading a field of
+   * the Promise itself (`DemoServer.start().port`) throws a TypeError that
+   * says so, instead of giving `undefined`.
+   */
+  static start(options?: DemoServerOptions): Promise<DemoServer> {
+    let server: DemoServer;
+    try {
+      server = new DemoServer(options ?? {});
+      server.#listen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return withForgottenAwaitHints(Promise.resolve(server), server);
   }
 
   /** The host key's fingerprint, as `ssh-keygen -l` prints it. */
@@ -233,18 +355,24 @@ export class DemoServer {
     return `${host} ${this.hostKey.toPublicKeyString()}`;
   }
 
-  /** Everything that happened, oldest first. */
+  /** What happened, oldest first: the latest `timelineLimit` entries. */
   get timeline(): readonly TimelineEntry[] {
     return this.#timeline.entries;
   }
 
-  /** Prints the timeline as a table (never throws). */
-  printTimeline(print: (text: string) => void = console.log): void {
+  /** Timeline entries dropped because it was full (see `timelineLimit`). */
+  get timelineDropped(): number {
+    return this.#timeline.dropped;
+  }
+
+  /** Prints the timeline as a table through `print` (default `console.log`); never throws. */
+  printTimeline(print?: (text: string) => void): void {
+    const output = print ?? console.log;
     try {
-      print(this.#timeline.toString());
+      output(this.#timeline.toString());
     } catch (error) {
       try {
-        print(`(timeline could not be printed: ${error})`);
+        output(`(timeline could not be printed: ${error})`);
       } catch { /* nothing left to try */ }
     }
   }
@@ -265,15 +393,18 @@ export class DemoServer {
 
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
+    let markClosed!: () => void;
     const client: DemoClient = {
-      id: this.clients.length + 1,
+      id: ++this.#connectionCount,
       peer: peer ? `${peer.address}:${peer.port}` : "unknown",
       user: undefined,
       authMethod: undefined,
       channels: 0,
       commands: [],
+      closed: new Promise((resolve) => markClosed = resolve),
     };
     this.clients.push(client);
+    if (this.clients.length > this.#timeline.limit) this.clients.shift();
     const record = this.#recorder(client);
     const reverse = new ReverseForwarding(session, this.host, record);
     this.#connections.set(session, { client, record, reverse });
@@ -293,6 +424,7 @@ export class DemoServer {
       await reverse.close();
       record("disconnected");
       this.#sessions.delete(session);
+      markClosed();
     }
   }
 
@@ -312,7 +444,7 @@ export class DemoServer {
   ): ServerCallbacks<undefined> {
     return new ServerCallbacks(undefined, {
       onAuthPassword: (_session, user, password) => {
-        const ok = password === this.password;
+        const ok = this.authMethods.includes("password") && password === this.password;
         record("auth-password", { user, ok }); // the password itself is never recorded
         if (ok) this.#loggedIn(client, user, "password", record);
         return ok ? AuthStatus.Success : AuthStatus.Denied;
@@ -323,7 +455,8 @@ export class DemoServer {
         return this.allowAuthNone ? AuthStatus.Success : AuthStatus.Denied;
       },
       onAuthPubkey: (_session, user, key, state) => {
-        const known = this.authorizedKeys.some((k) => k.equals(key));
+        const known = this.authMethods.includes("publickey") &&
+          this.authorizedKeys.some((k) => k.equals(key));
         record("auth-publickey", {
           user,
           key: key.fingerprint(),
@@ -350,6 +483,7 @@ export class DemoServer {
     if (!connection) return true;
     const { client, record } = connection;
     if (message.type === RequestType.Auth && message.subtype === AuthMethod.Interactive) {
+      if (!this.authMethods.includes("keyboard-interactive")) return true; // libssh refuses it
       this.#keyboardInteractive(client, message, record);
       return false;
     }
@@ -412,10 +546,11 @@ export class DemoServer {
       Object.keys(clientEnv).length === 0 ? this.#environment : { ...this.#environment, ...clientEnv };
     const start = (argv: string[], label: string, onTerminal: boolean): void => {
       client.commands.push(label);
-      record("exec", { command: label, pty: onTerminal });
+      const pty = onTerminal ? terminal : undefined; // a shell or command gets one only after a pty request
+      record("exec", { command: label, pty: pty !== undefined });
       const options = { env: environment(), cwd: this.#options.cwd, timeout: this.#options.timeout };
-      const command = onTerminal && terminal
-        ? runPtyCommand(channel, argv, { ...options, ...terminal })
+      const command = pty
+        ? runPtyCommand(channel, argv, { ...options, ...pty })
         : runCommand(channel, argv, options);
       running = command;
       this.#commands.add(command);
@@ -484,7 +619,6 @@ export class DemoServer {
           start([binary], `subsystem:${subsystem}`, false);
           return true;
         },
-        onData: (_s, _c, data) => running?.input(data),
         onEof: () => running?.endInput(),
         onSignal: (_s, _c, signal) => {
           record("signal", { signal });

@@ -4,17 +4,27 @@
  *
  * libssh 0.10 delivers channel opens and global requests through the message
  * callback and frees the message when the callback returns, so the answer must
- * be known before it returns: the connect to a `-L` target and the listen for
- * `-R` happen right there. A loopback connect answers at once; a remote one
- * waits at most `connectTimeout`.
+ * be known before it returns: the listen for `-R` happens right there, and the
+ * connect to a `-L` target is waited on there for a few milliseconds only
+ * (see `openDirectTcpip`).
  *
  * @module
  */
 
 import { native } from "../../ffi/load.ts";
-import { closeFd } from "../../ffi/fd.ts";
-import { acceptTcp, connectTcp, type Listener, listenTcp } from "../../ffi/tcp.ts";
-import { POLLIN } from "../../ffi/platform.ts";
+import { closeFd, ErrnoError } from "../../ffi/fd.ts";
+import {
+  acceptTcp,
+  awaitConnectBriefly,
+  connectResult,
+  type Listener,
+  listenTcp,
+  lookUp,
+  numericAddresses,
+  type ResolvedAddress,
+  startConnect,
+} from "../../ffi/tcp.ts";
+import { EINPROGRESS, ETIMEDOUT, POLLIN } from "../../ffi/platform.ts";
 import { SshChannel } from "../channel.ts";
 import type { Message } from "../message.ts";
 import { reactor, type Watch } from "../reactor.ts";
@@ -24,11 +34,20 @@ import { bridge, FdStream } from "../fd_stream.ts";
 /** Records a timeline event. */
 export type ForwardRecorder = (event: string, data?: Record<string, unknown>) => void;
 
+/** How long a direct-tcpip open may hold the JS thread waiting for its connect (loopback answers at once). */
+const CONNECT_WAIT_MS = 5;
+
 /**
- * Answers a direct-tcpip channel open inside the message callback: connects
- * first, accepts the channel only when that worked, else refuses it (libssh
- * 0.10 sends "administratively prohibited"; the real reason goes to the
- * timeline). Returns the bridge's promise, or undefined when refused.
+ * Answers a direct-tcpip channel open inside the message callback, without
+ * stalling other sessions: the connect is non-blocking and waited on for at
+ * most `CONNECT_WAIT_MS`. A target that answers by then (loopback does)
+ * gets the channel accepted once connected, or refused with the reason in
+ * the timeline (libssh 0.10 sends "administratively prohibited"), as sshd
+ * does. A slower one, or a host name (looked up on a worker thread), gets
+ * the channel accepted at once and connected afterwards, within
+ * `connectTimeout`; if that fails, the channel is closed and the reason
+ * recorded (`forward-failed`). Returns the bridge's promise, or undefined
+ * when refused.
  */
 export function openDirectTcpip(
   message: Message,
@@ -37,9 +56,28 @@ export function openDirectTcpip(
 ): Promise<unknown> | undefined {
   const { host, port } = message.destination;
   const origin = message.originator;
-  let fd: number;
+  const backend = native();
+  const deadline = Date.now() + connectTimeout;
+  let addresses: ResolvedAddress[] | null;
+  let started: { fd: number; errno: number } | undefined;
   try {
-    fd = connectTcp(native(), host, port, connectTimeout);
+    addresses = numericAddresses(backend, host, port);
+    if (addresses?.length === 0) throw new Error(`no address for ${host}`);
+    // Addresses answer in turn; one still connecting after the short wait goes on later.
+    while (addresses && addresses.length > 0 && !started) {
+      const address = addresses.shift()!;
+      try {
+        const attempt = startConnect(backend, address, `connect to ${host}:${port}`);
+        if (attempt.errno !== 0) attempt.errno = awaitConnectBriefly(backend, attempt.fd, CONNECT_WAIT_MS);
+        if (attempt.errno !== 0 && attempt.errno !== EINPROGRESS) {
+          closeFd(backend, attempt.fd);
+          throw new ErrnoError(backend, `connect to ${host}:${port}`, attempt.errno);
+        }
+        started = attempt;
+      } catch (error) {
+        if (addresses.length === 0) throw error;
+      }
+    }
   } catch (error) {
     record("forward-refused", { host, port, reason: (error as Error).message });
     message.replyDefault();
@@ -49,13 +87,80 @@ export function openDirectTcpip(
   try {
     channel = message.acceptChannelOpen();
   } catch (error) {
-    closeFd(native(), fd);
+    if (started) closeFd(backend, started.fd);
     throw error;
   }
-  record("forward-open", { host, port, origin: `${origin.host}:${origin.port}` });
-  return bridge(channel, new FdStream(fd)).then((bytes) =>
-    record("forward-closed", { host, port, ...bytes })
+  const connecting = started?.errno !== 0;
+  record("forward-open", {
+    host,
+    port,
+    origin: `${origin.host}:${origin.port}`,
+    ...(connecting ? { connecting } : {}),
+  });
+  const stream = started ? new FdStream(started.fd) : undefined;
+  const connected = connecting
+    ? connectLater(stream, addresses, host, port, deadline)
+    : Promise.resolve(stream!);
+  return connected.then(
+    (target) => bridge(channel, target).then((bytes) => record("forward-closed", { host, port, ...bytes })),
+    async (error) => {
+      record("forward-failed", { host, port, reason: (error as Error).message });
+      await channel.close();
+    },
   );
+}
+
+/**
+ * Finishes a direct-tcpip connect after its channel was accepted: waits for
+ * `pending` (a connect in progress), else looks `host` up on a worker thread,
+ * and tries each address in turn through the reactor, until `deadline`.
+ */
+async function connectLater(
+  pending: FdStream | undefined,
+  addresses: ResolvedAddress[] | null,
+  host: string,
+  port: number,
+  deadline: number,
+): Promise<FdStream> {
+  const backend = native();
+  const what = `connect to ${host}:${port}`;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
+  });
+  let stream = pending;
+  try {
+    const remaining = addresses ?? await Promise.race([lookUp(backend, host, port), timedOut]);
+    if (remaining === "timeout") throw new Error(`${what}: the lookup of ${host} timed out`);
+    let lastError: Error = new Error(`no address for ${host}`);
+    for (;;) {
+      if (!stream) {
+        const address = remaining.shift();
+        if (!address) throw lastError;
+        try {
+          const attempt = startConnect(backend, address, what);
+          stream = new FdStream(attempt.fd);
+          if (attempt.errno === 0) return stream;
+        } catch (error) {
+          lastError = error as Error;
+          continue;
+        }
+      }
+      if (await Promise.race([stream.whenWritable(), timedOut]) === "timeout") {
+        throw new ErrnoError(backend, what, ETIMEDOUT);
+      }
+      const errno = stream.closed ? ETIMEDOUT : connectResult(backend, stream.fd);
+      if (errno === 0) return stream;
+      lastError = new ErrnoError(backend, what, errno);
+      stream.close();
+      stream = undefined;
+    }
+  } catch (error) {
+    stream?.close();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface ReverseListener {
@@ -63,7 +168,12 @@ interface ReverseListener {
   readonly watch: Watch;
   /** The address as the client asked for it (its cancel request names it again). */
   readonly address: string;
+  /** Accepting paused until then: the system ran out of descriptors. */
+  retry?: ReturnType<typeof setTimeout>;
 }
+
+/** How long a listener pauses when the system has no descriptor for its next connection (as nginx does). */
+const ACCEPT_RETRY_MS = 500;
 
 /**
  * One session's reverse forwardings: a listening socket per `tcpip-forward`
@@ -123,11 +233,27 @@ export class ReverseForwarding {
   #accept(key: string): void {
     const entry = this.#listeners.get(key);
     if (!entry) return;
-    for (
-      let accepted = acceptTcp(native(), entry.listener.fd);
-      accepted;
-      accepted = acceptTcp(native(), entry.listener.fd)
-    ) {
+    for (;;) {
+      let accepted;
+      try {
+        accepted = acceptTcp(native(), entry.listener.fd);
+      } catch (error) {
+        this.#record("forwarded-tcpip-refused", {
+          port: entry.listener.port,
+          reason: (error as Error).message,
+        });
+        accepted = "exhausted" as const;
+      }
+      if (accepted === null) return;
+      if (accepted === "exhausted") {
+        // The connection stays queued; polling the listener now would spin.
+        entry.watch.setEvents(0);
+        entry.retry = setTimeout(() => {
+          entry.retry = undefined;
+          entry.watch.setEvents(POLLIN);
+        }, ACCEPT_RETRY_MS);
+        return;
+      }
       const stream = new FdStream(accepted.fd);
       const origin = accepted.peer ?? { address: "0.0.0.0", port: 0 };
       this.#streams.add(stream);
@@ -164,6 +290,7 @@ export class ReverseForwarding {
     const entry = this.#listeners.get(key);
     if (!entry) return;
     this.#listeners.delete(key);
+    clearTimeout(entry.retry);
     entry.watch.close();
     closeFd(native(), entry.listener.fd);
   }

@@ -13,6 +13,7 @@
  */
 
 export {
+  type DemoAuthMethod,
   type DemoClient,
   DemoServer,
   type DemoServerOptions,

@@ -10,12 +10,13 @@
 
 import { constants } from "node:os";
 import { native } from "../../ffi/load.ts";
-import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
+import { closeFd, readFd, WOULD_BLOCK } from "../../ffi/fd.ts";
 import { POLLIN } from "../../ffi/platform.ts";
 import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { reactor } from "../reactor.ts";
 import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
+import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
 
 /** Bytes read from a command's output per read. */
@@ -25,82 +26,6 @@ const outputBuffer = new Uint8Array(OUTPUT_CHUNK);
 
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 const SIGNAL_NAMES = new Map(Object.entries(SIGNAL_NUMBERS).map(([name, number]) => [number, name]));
-
-/**
- * The client's input on its way to the command's stdin, in order. Written at
- * once when the pipe has room (no copy, no promise); what the pipe does not
- * take is copied into a queue that is written, synchronously again, as soon as
- * the pipe drains, and that new input joins only after it.
- */
-class StdinWriter {
-  readonly #stream: FdStream;
-  /** Data the pipe did not take yet; written before anything newer. */
-  #pending: Uint8Array<ArrayBuffer>[] = [];
-  #waiting = false;
-  #ending = false;
-
-  constructor(fd: number) {
-    this.#stream = new FdStream(fd);
-  }
-
-  write(data: Uint8Array): void {
-    if (this.#stream.closed || this.#ending) return;
-    if (this.#pending.length > 0) this.#writeQueued();
-    if (this.#pending.length === 0) {
-      const n = this.#writeSome(data);
-      if (n === data.length || this.#stream.closed) return;
-      data = data.subarray(n);
-    }
-    this.#pending.push((data as Uint8Array<ArrayBuffer>).slice());
-    this.#waitWritable();
-  }
-
-  /** Writes what the pipe takes now; 0 when full. Drops everything once the command closed its stdin. */
-  #writeSome(data: Uint8Array): number {
-    try {
-      const n = writeFd(native(), this.#stream.fd, data as Uint8Array<ArrayBuffer>);
-      return n === WOULD_BLOCK ? 0 : n;
-    } catch {
-      this.close(); // EPIPE: the command does not read its input any more (sshd drops it too)
-      return data.length;
-    }
-  }
-
-  /** Writes queued data until the pipe is full or the queue empty. */
-  #writeQueued(): void {
-    while (this.#pending.length > 0 && !this.#stream.closed) {
-      const head = this.#pending[0];
-      const n = this.#writeSome(head);
-      if (n === head.length) this.#pending.shift();
-      else {
-        if (n > 0) this.#pending[0] = head.subarray(n);
-        return;
-      }
-    }
-  }
-
-  #waitWritable(): void {
-    if (this.#waiting) return;
-    this.#waiting = true;
-    void this.#stream.whenWritable().then(() => {
-      this.#waiting = false;
-      this.#writeQueued();
-      if (this.#pending.length > 0 && !this.#stream.closed) this.#waitWritable();
-      else if (this.#ending) this.#stream.close();
-    });
-  }
-
-  /** Closes stdin once everything before it was written. */
-  end(): void {
-    this.#ending = true;
-    if (this.#pending.length === 0) this.#stream.close();
-  }
-
-  close(): void {
-    this.#pending = [];
-    this.#stream.close();
-  }
-}
 
 /** Starts `argv` with `posix_spawnp` and connects it to `channel`. */
 export function runNativeCommand(
@@ -119,7 +44,12 @@ export function runNativeCommand(
       await reportExit(channel, exit);
       return exit;
     })();
-    return { input: () => {}, endInput: () => {}, kill: () => {}, terminate: () => {}, finished };
+    return {
+      endInput: () => {},
+      kill: () => {},
+      terminate: () => {},
+      finished,
+    };
   }
   const { pid } = child;
   let exit: CommandExit | undefined;
@@ -130,7 +60,7 @@ export function runNativeCommand(
   // The command leads its own process group (see spawnProcess): killing the group also ends
   // what it started in the background, which would otherwise hold the output pipes open.
   const terminate = (): void => void signalProcess(backend, -pid, SIGNAL_NUMBERS.SIGKILL);
-  const stdin = new StdinWriter(child.stdin);
+  const stdin = new ChannelInput(channel, descriptorSink(new FdStream(child.stdin), true));
   const pump = async (fd: number, stderr: boolean): Promise<void> => {
     const stream = new FdStream(fd);
     try {
@@ -176,7 +106,6 @@ export function runNativeCommand(
     return result;
   })();
   return {
-    input: (data) => stdin.write(data),
     endInput: () => stdin.end(),
     kill,
     terminate,

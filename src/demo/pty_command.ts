@@ -19,6 +19,7 @@ import {
   type RunningCommand,
   signalChild,
 } from "./command.ts";
+import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
 
 /** How long output may still drain after the program exited (a background job may hold the terminal). */
@@ -56,7 +57,8 @@ export function runPtyCommand(
     cwd: options.cwd,
     stdio: "ignore",
   });
-  let input = Promise.resolve();
+  // The master is also the output's: the input never closes it (a terminal has no end of input).
+  const input = new ChannelInput(channel, descriptorSink(master, false));
   const output = (async () => {
     try {
       for (let chunk = await master.read(); chunk !== null; chunk = await master.read()) {
@@ -84,14 +86,11 @@ export function runPtyCommand(
     await output;
     clearTimeout(drained);
     master.close();
+    input.close();
     await reportExit(channel, exit);
     return exit;
   })();
   return {
-    input: (data) => {
-      const bytes = data.slice();
-      input = input.then(() => master.write(bytes)).catch(() => {});
-    },
     endInput: () => {}, // a terminal has no end of input: the client types ^D
     kill: (signal) => signalChild(child, signal),
     terminate: () => killProcessGroup(child),

@@ -6,6 +6,7 @@
  */
 
 import { spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** What a client process printed and how it ended. */
@@ -17,7 +18,9 @@ export interface ProcessResult {
 }
 
 /** The Deno executable for child scripts: this one under Deno, the pinned dev dependency otherwise. */
-export const DENO: string = process.execPath.endsWith("deno") ? process.execPath : "node_modules/.bin/deno";
+export const DENO: string = process.execPath.endsWith("deno")
+  ? process.execPath
+  : resolve("node_modules/.bin/deno"); // absolute: children may run in another folder
 
 /**
  * The extension of this copy of the repository's modules: `.ts` when the tests
@@ -63,16 +66,18 @@ export function evalModule(
     : run(process.execPath, ["--input-type=module", "-e", source], options);
 }
 
-/** Runs a command to completion (killed after `timeoutMs`). */
+/** Runs a command to completion (killed after `timeoutMs`), in `cwd` (default: this process's). */
 export function run(
   command: string,
   args: string[],
-  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string>; cwd?: string } =
+    {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, ...options.env },
+      cwd: options.cwd,
     });
     const stdout: Uint8Array[] = [];
     const stderr: Uint8Array[] = [];
