@@ -937,7 +937,7 @@ export class SshChannel {
   /**
    * Takes data that libssh kept for this channel because `onData` consumed
    * less than it was given (back-pressure: the client's window stays closed
-   * meanwhile). Returns up to `maxBytes`, an empty array when nothing is kept,
+   * meanwhile). Returns up to `maxBytes` (default 64 KiB), an empty array when nothing is kept,
    * and `null` once the client sent EOF and everything was read. Call it when
    * your consumer has room again: libssh calls `onData` only when new data
    * arrives, and a client whose window is closed sends none. libssh processes
@@ -963,8 +963,9 @@ export class SshChannel {
    * });
    * ```
    */
-  read(maxBytes: number = 64 * 1024): Uint8Array | null {
+  read(maxBytes?: number): Uint8Array | null {
     const core = channelCore(this).live();
+    maxBytes ??= 64 * 1024;
     if (!Number.isInteger(maxBytes) || maxBytes < 1) {
       throw new RangeError("maxBytes must be a positive integer");
     }

@@ -307,5 +307,5 @@ test("timeline: at most timelineLimit entries and clients, the oldest dropped an
   let printed = "";
   ds.printTimeline((text) => printed = text);
   assert.match(printed, new RegExp(`\\(${ds.timelineDropped} older entries dropped\\)`));
-  assert.throws(() => DemoServer.start({ timelineLimit: 0 }), RangeError);
+  await assert.rejects(DemoServer.start({ timelineLimit: 0 }), RangeError);
 });

@@ -22,7 +22,8 @@
  *   `exit-signal` {signal}, `signal` {signal}, `subsystem-refused`
  *   {subsystem}, `channel-close`
  * - forwarding: `forward-open` {host, port, origin}, `forward-refused`
- *   {host, port, reason}, `forward-closed` {host, port, up, down},
+ *   {host, port, reason}, `forward-failed` {host, port, reason},
+ *   `forward-closed` {host, port, up, down},
  *   `reverse-forward` {host, port}, `reverse-forward-refused` {host, port,
  *   reason}, `reverse-forward-cancelled` {host, port},
  *   `forwarded-tcpip-open` {port, origin}, `forwarded-tcpip-refused` {port,
