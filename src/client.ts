@@ -577,12 +577,13 @@ export class ClientSession {
    * await writer.write(new TextEncoder().encode("echo $TERM; exit\n"));
    * ```
    */
-  async shell(options: ExecOptions = {}): Promise<SshProcess> {
+  async shell(options?: ExecOptions): Promise<SshProcess> {
     this.#loggedIn();
-    checkExecOptions(options);
-    const channel = await this.openSession({ signal: options.signal });
-    await startCommand(channel, undefined, options, options.pty ?? true, false);
-    return this.#watched(new SshProcess(channel), options.signal);
+    const settings = options ?? {};
+    checkExecOptions(settings);
+    const channel = await this.openSession({ signal: settings.signal });
+    await startCommand(channel, undefined, settings, settings.pty ?? true, false);
+    return this.#watched(new SshProcess(channel), settings.signal);
   }
 
   #watched(process: SshProcess, signal: AbortSignal | undefined): SshProcess {

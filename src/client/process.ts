@@ -125,8 +125,8 @@ export class SshProcess {
   }
 
   /** Sends a signal to the command (default `TERM`). */
-  kill(signal: string = "TERM"): Promise<void> {
-    return this.channel.sendSignal(signal);
+  kill(signal?: string): Promise<void> {
+    return this.channel.sendSignal(signal ?? "TERM");
   }
 
   /** Closes the channel (the server ends the command's session). */
