@@ -62,6 +62,8 @@ export interface NativeCallback {
 export interface Backend {
   /** Which runtime this backend serves. */
   readonly runtime: "deno" | "node";
+  /** The CPU architecture, as Deno names it (`"x86_64"`, `"aarch64"`): some struct layouts differ. */
+  readonly arch: string;
   /** The file the library was loaded from. */
   readonly libraryPath: string;
   readonly libssh: Libssh;

@@ -18,6 +18,7 @@ export function openDenoBackend(libraryPath: string): Backend {
   const libc = Deno.dlopen("libc.so.6", libcSymbols).symbols as unknown as Libc;
   return {
     runtime: "deno",
+    arch: Deno.build.arch,
     libraryPath,
     libssh,
     libc,

@@ -80,6 +80,9 @@ const KOFFI_TYPES: Record<NativeType, string> = {
   function: "void *",
 };
 
+/** Node's architecture names as Deno spells them. */
+const NODE_ARCHES: Record<string, string> = { x64: "x86_64", arm64: "aarch64" };
+
 const toKoffi = (pointer: Pointer): bigint | null => pointer as unknown as bigint | null;
 const fromKoffi = (pointer: bigint | null): Pointer => pointer as unknown as Pointer;
 
@@ -154,6 +157,7 @@ export function openNodeBackend(libraryPath: string): Backend {
   };
   return {
     runtime: "node",
+    arch: NODE_ARCHES[process.arch] ?? process.arch,
     libraryPath,
     libssh,
     libc,

@@ -1,6 +1,7 @@
 /**
- * C library constants this binding passes to `poll`, `eventfd`, `fcntl` and
- * `setsockopt`. They are the Linux values (x86_64 and aarch64 share them).
+ * C library constants this binding passes to `poll`, `epoll`, `eventfd`,
+ * `fcntl` and `setsockopt`. They are the Linux values (x86_64 and aarch64
+ * share them).
  *
  * @module
  */
@@ -10,6 +11,12 @@ export const POLLOUT = 0x004;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
+
+/** `epoll_create1` flag. epoll's event bits are poll()'s: EPOLLIN = POLLIN, EPOLLOUT = POLLOUT, … */
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CTL_MOD = 3;
 
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -33,6 +40,7 @@ export const SOCK_STREAM = 1;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SO_REUSEADDR = 2;
+export const SO_REUSEPORT = 15;
 export const SO_ERROR = 4;
 export const SHUT_WR = 1;
 export const AI_NUMERICSERV = 0x0400;
@@ -47,6 +55,7 @@ export const EINTR = 4;
 export const EIO = 5;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
+export const EEXIST = 17;
 export const ENFILE = 23;
 export const EMFILE = 24;
 export const ECONNABORTED = 103;

@@ -97,3 +97,16 @@ export type ChannelCallbackField = (typeof CHANNEL_CALLBACKS.fields)[number];
 
 /** `struct pollfd { int fd; short events; short revents; }` */
 export const POLLFD_BYTES = 8;
+
+/** Where the fields of `struct epoll_event { uint32_t events; epoll_data_t data; }` lie. */
+export interface EpollEventLayout {
+  /** Size of one entry of the array `epoll_wait` fills. */
+  readonly bytes: number;
+  /** Offset of the 64-bit `data` (`events` is at 0). */
+  readonly data: number;
+}
+
+/** The kernel packs `struct epoll_event` on x86_64 only (12 bytes); elsewhere `data` is 8-aligned (16 bytes). */
+export function epollEventLayout(arch: string): EpollEventLayout {
+  return arch === "x86_64" ? { bytes: 12, data: 4 } : { bytes: 16, data: 8 };
+}

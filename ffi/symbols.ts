@@ -215,6 +215,13 @@ export const libsshSymbols = {
     parameters: ["pointer"], // ssh_bind ssh_bind_o
     result: "i32", // socket_t
   },
+  ssh_bind_set_fd: {
+    parameters: [
+      "pointer", // ssh_bind ssh_bind_o
+      "i32", // socket_t fd
+    ],
+    result: "void",
+  },
   ssh_bind_accept: {
     parameters: [
       "pointer", // ssh_bind ssh_bind_o
@@ -832,10 +839,25 @@ export const libsshSymbols = {
 
 /** C library symbols: the waiting primitives the reactor needs and socket options. */
 export const libcSymbols = {
-  poll: {
+  epoll_create1: {
+    parameters: ["i32"], // int flags
+    result: "i32",
+  },
+  epoll_ctl: {
     parameters: [
-      "buffer", // struct pollfd *fds
-      "u64", // nfds_t nfds
+      "i32", // int epfd
+      "i32", // int op
+      "i32", // int fd
+      "buffer", // struct epoll_event *event
+    ],
+    result: "i32",
+  },
+  epoll_wait: {
+    // On a worker thread: the only call that waits.
+    parameters: [
+      "i32", // int epfd
+      "buffer", // struct epoll_event *events
+      "i32", // int maxevents
       "i32", // int timeout
     ],
     result: "i32",

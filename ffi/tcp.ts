@@ -20,6 +20,7 @@ import {
   SHUT_WR,
   SO_ERROR,
   SO_REUSEADDR,
+  SO_REUSEPORT,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,
   SOCK_STREAM,
@@ -196,8 +197,21 @@ export interface Listener {
   readonly port: number;
 }
 
+/** Options of `listenTcp`. */
+export interface ListenTcpOptions {
+  /** `SO_REUSEPORT`: other sockets with it may listen on the same port; the kernel spreads connections. */
+  reusePort?: boolean;
+  /** The listen() backlog. Default 128. */
+  backlog?: number;
+}
+
 /** Listens on `host:port` (an address or `localhost`; port 0 picks a free one); throws on failure. */
-export function listenTcp(backend: Backend, host: string, port: number): Listener {
+export function listenTcp(
+  backend: Backend,
+  host: string,
+  port: number,
+  options: ListenTcpOptions = {},
+): Listener {
   // Answered inside a libssh callback: no lookup that could wait for DNS.
   const addresses = numericAddresses(backend, host, port);
   if (addresses === null) throw new Error(`${host} is not an address (a name would need a DNS lookup)`);
@@ -206,8 +220,15 @@ export function listenTcp(backend: Backend, host: string, port: number): Listene
     const fd = openSocket(backend, address.family);
     backend.libc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, new Int32Array([1]), 4);
     if (
+      options.reusePort && backend.libc.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, new Int32Array([1]), 4) !== 0
+    ) {
+      lastError = new ErrnoError(backend, "setsockopt(SO_REUSEPORT)");
+      backend.libc.close(fd);
+      continue;
+    }
+    if (
       backend.libc.bind(fd, address.sockaddr, address.sockaddr.length) === 0 &&
-      backend.libc.listen(fd, 128) === 0
+      backend.libc.listen(fd, options.backlog ?? 128) === 0
     ) {
       const local = socketAddress(backend, fd, "local");
       if (local) return { fd, port: local.port };

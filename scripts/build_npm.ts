@@ -58,6 +58,7 @@ declare namespace Deno {
   interface UnsafeCallbackDefinition { readonly parameters: readonly string[]; readonly result: string }
   type UnsafeCallbackFunction = (...args: any[]) => unknown;
   const env: { get(key: string): string | undefined };
+  const build: { readonly arch: string };
   function dlopen(path: string, symbols: object): { symbols: unknown; close(): void };
   class UnsafePointerView {
     static getCString(pointer: PointerObject): string;

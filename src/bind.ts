@@ -23,6 +23,7 @@ import { native } from "../ffi/load.ts";
 import { ECONNABORTED, EINTR, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../ffi/platform.ts";
 import { claimDescriptors, isExhaustion, lastErrno, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";
+import { listenTcp } from "../ffi/tcp.ts";
 import { AuthMethod, authMethodMask } from "./auth.ts";
 import { closedError, fileError, SshError } from "./errors.ts";
 import { keyHandle, SshKey } from "./key.ts";
@@ -86,6 +87,13 @@ export interface BindSettings {
   algorithms?: BindAlgorithms;
   /** Limits `listen()` enforces on each connection (see `ServerLimits` for the defaults). */
   limits?: ServerLimits;
+  /**
+   * Sets `SO_REUSEPORT` on the listening socket, so that several processes
+   * (each with its own `Bind` and this option) listen on one port and the
+   * kernel spreads the connections among them: a way to use every core (see
+   * the README, "Using every core"). Default false.
+   */
+  reusePort?: boolean;
 }
 
 /** Options of `listen()`. */
@@ -273,6 +281,24 @@ export class Bind {
     for (const [optionIds, value, what] of lists) {
       if (value === undefined) continue;
       for (const option of optionIds) set(option, cString(value), `${what} ${value}`);
+    }
+    if (options.reusePort !== undefined && typeof options.reusePort !== "boolean") {
+      libssh.ssh_bind_free(handle);
+      throw new TypeError("reusePort must be a boolean");
+    }
+    if (options.reusePort) {
+      // libssh makes its socket in ssh_bind_listen, without SO_REUSEPORT: make it here and hand it
+      // over (ssh_bind_listen then only loads the keys; ssh_bind_free closes it).
+      let listener;
+      try {
+        listener = listenTcp(backend, addr, port, { reusePort: true, backlog: LISTEN_BACKLOG });
+      } catch (cause) {
+        libssh.ssh_bind_free(handle);
+        throw new SshError("listen-failed", `cannot listen on ${addr}:${port}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+      libssh.ssh_bind_set_fd(handle, listener.fd);
     }
     if (libssh.ssh_bind_listen(handle) !== SSH_OK) {
       const error = bindError(handle, `cannot listen on ${addr}:${port}`);

@@ -7,7 +7,7 @@
 import type { Pointer } from "../ffi/backend.ts";
 import { SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { closedError, SshError } from "./errors.ts";
-import { type Session, type SessionCore, sessionCore } from "./session.ts";
+import { type AttachedEvent, type Session, type SessionCore, sessionCore } from "./session.ts";
 
 /** Options of `SessionEvent.close`. */
 export interface EventCloseOptions {
@@ -18,6 +18,29 @@ export interface EventCloseOptions {
    * until libssh has returned.
    */
   unsafe?: boolean;
+}
+
+/** `EventAttachment`'s way to `SessionEvent`'s private methods. */
+let dispatchedTo: (event: SessionEvent, rc: number) => void;
+let freeEvent: (event: SessionEvent) => void;
+
+/** An event as its session sees it: methods of one small object, not closures per session. */
+class EventAttachment implements AttachedEvent {
+  readonly handle: Pointer;
+  readonly #event: SessionEvent;
+
+  constructor(handle: Pointer, event: SessionEvent) {
+    this.handle = handle;
+    this.#event = event;
+  }
+
+  dispatched(rc: number): void {
+    dispatchedTo(this.#event, rc);
+  }
+
+  detach(): void {
+    freeEvent(this.#event);
+  }
 }
 
 /**
@@ -44,6 +67,11 @@ export class SessionEvent {
   #session: SessionCore | undefined;
   #waiters: ((rc: number) => void)[] = [];
 
+  static {
+    dispatchedTo = (event, rc) => event.#dispatched(rc);
+    freeEvent = (event) => event.#free();
+  }
+
   /** Creates an event holding `session`; its packets are processed from now on. */
   constructor(session: Session) {
     const core = sessionCore(session).live();
@@ -59,11 +87,7 @@ export class SessionEvent {
     }
     this.#handle = handle;
     this.#session = core;
-    core.event = {
-      handle,
-      dispatched: (rc) => this.#dispatched(rc),
-      detach: () => this.#free(),
-    };
+    core.event = new EventAttachment(handle, this);
     if (core.disconnected) this.#dispatched(SSH_ERROR);
     core.updateInterest();
   }

@@ -14,6 +14,7 @@ import { OutputCounters } from "../ffi/counters.ts";
 import {
   type CallbackStruct,
   messageCallback,
+  type MessageHandlers,
   serverCallbackStruct,
   type ServerHandlers,
 } from "../ffi/trampolines.ts";
@@ -69,6 +70,115 @@ export interface AttachedEvent {
   detach(): void;
 }
 
+/** The default `onError`: one function for every session. */
+function reportToConsole(error: unknown, context: string): void {
+  console.error(`libssh session ${context}:`, error);
+}
+
+/** Where libssh's message callback reaches a session: one object per session, no closures. */
+class SessionMessageTarget implements MessageHandlers {
+  readonly #core: SessionCore;
+  readonly handlers: MessageHandlers = this;
+
+  constructor(core: SessionCore) {
+    this.#core = core;
+  }
+
+  message(_s: Pointer, message: Pointer): number {
+    return this.#core.answerMessage(message);
+  }
+
+  onError(error: unknown): void {
+    this.#core.onError(error, "message callback");
+  }
+}
+
+/** An auth callback's answer, checked: a wrong one denies (and is reported). */
+function authReply(status: unknown, name: string): number {
+  if (!isAuthReply(status)) {
+    throw new TypeError(
+      `${name} must return AuthStatus.Success, .Denied or .Partial synchronously, not ${status}`,
+    );
+  }
+  return status;
+}
+
+/** A session's server callbacks as libssh calls them: methods of one object, not closures per session. */
+class SessionServerHandlers implements ServerHandlers {
+  readonly #core: SessionCore;
+  readonly #callbacks: ServerCallbacks;
+  readonly handlers: ServerHandlers = this;
+
+  constructor(core: SessionCore, callbacks: ServerCallbacks) {
+    this.#core = core;
+    this.#callbacks = callbacks;
+  }
+
+  onError(error: unknown, name: string): void {
+    this.#core.onError(error, name);
+  }
+
+  authPassword(_s: Pointer, user: string, password: string): number {
+    const callbacks = this.#callbacks;
+    const status = authReply(
+      callbacks.onAuthPassword!(this.#core.session, user, password, callbacks.userdata),
+      "onAuthPassword",
+    );
+    this.#core.authAnswered(status, user, AuthMethod.Password);
+    return status;
+  }
+
+  authNone(_s: Pointer, user: string): number {
+    const callbacks = this.#callbacks;
+    const status = authReply(
+      callbacks.onAuthNone!(this.#core.session, user, callbacks.userdata),
+      "onAuthNone",
+    );
+    this.#core.authAnswered(status, user, AuthMethod.None);
+    return status;
+  }
+
+  authGssapiMic(_s: Pointer, user: string, principal: string): number {
+    const callbacks = this.#callbacks;
+    const status = authReply(
+      callbacks.onAuthGssapiMic!(this.#core.session, user, principal, callbacks.userdata),
+      "onAuthGssapiMic",
+    );
+    this.#core.authAnswered(status, user, AuthMethod.GssapiMic);
+    return status;
+  }
+
+  authPubkey(_s: Pointer, user: string, keyHandle: Pointer, state: number): number {
+    const core = this.#core;
+    const callbacks = this.#callbacks;
+    const key = keyFromHandle(core.backend.libssh.ssh_key_dup(keyHandle));
+    const status = authReply(
+      callbacks.onAuthPubkey!(core.session, user, key, state as PublicKeyState, callbacks.userdata),
+      "onAuthPubkey",
+    );
+    // libssh itself only logs in with a verified signature; state None only asks.
+    if (state === 1) core.authAnswered(status, user, AuthMethod.PublicKey);
+    return status;
+  }
+
+  serviceRequest(_s: Pointer, service: string): number {
+    const callbacks = this.#callbacks;
+    const allowed = callbacks.onServiceRequest!(this.#core.session, service, callbacks.userdata);
+    if (typeof allowed !== "boolean") throw new TypeError("onServiceRequest must return a boolean");
+    return allowed ? 0 : -1;
+  }
+
+  channelOpenRequestSession(): Pointer {
+    const core = this.#core;
+    if (!core.mayOpenChannel()) return null;
+    const channel = this.#callbacks.onChannelOpenRequestSession!(core.session, this.#callbacks.userdata);
+    if (channel === null || channel === undefined) return null;
+    const channelOwner = channelCore(channel);
+    if (channelOwner.session !== core) throw new TypeError("the channel belongs to another session");
+    return channelOwner.live().handle;
+  }
+}
+
 /**
  * Everything the library needs of a session besides its public face: the
  * native handle, the re-entrancy guard, its channels and its place in the
@@ -98,8 +208,7 @@ export class SessionCore {
   #kexStarted = false;
   event: AttachedEvent | undefined;
   messageHandler: { callback: MessageCallback<unknown>; userdata: unknown } | undefined;
-  onError: ErrorHandler = (error: unknown, context: string): void =>
-    console.error(`libssh session ${context}:`, error);
+  onError: ErrorHandler = reportToConsole;
 
   #depth = 0;
   #deferred: (() => void)[] = [];
@@ -117,6 +226,7 @@ export class SessionCore {
   #limits: { limits: ResolvedLimits; onExceeded: (limit: LimitName) => void } | undefined;
   #lastActivity = Date.now();
   #timers: ReturnType<typeof setTimeout>[] = [];
+  #loginGrace: ReturnType<typeof setTimeout> | undefined;
   /** Called once the client logged in. */
   onAuthenticated: (() => void) | undefined;
   /** The limits in force (the defaults unless `listen()` applied others). */
@@ -141,10 +251,7 @@ export class SessionCore {
     setCloseOnExec(backend, this.#fd);
     setNoDelay(backend, this.#fd);
     this.peer = socketAddress(backend, this.#fd, "peer");
-    this.#message = messageCallback(backend, {
-      handlers: { message: (_s, message) => this.#onMessage(message) },
-      onError: (error) => this.onError(error, "message callback"),
-    });
+    this.#message = messageCallback(backend, new SessionMessageTarget(this));
     backend.libssh.ssh_set_message_callback(handle, this.#message.pointer, this.#message.userdata);
     cores.set(this.address, this);
     this.#watch = reactor.watch(this.#fd, 0, (revents) => this.#onReady(revents));
@@ -172,13 +279,28 @@ export class SessionCore {
       return fn();
     } finally {
       leaveLibssh();
-      if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
+      if (--this.#depth === 0) {
+        if (this.#deferred.length > 0) this.#runDeferred();
+        this.#noticeSocketClosed();
+      }
     }
   }
 
   /** Whether a libssh call (and so perhaps a callback of it) is running, for any session. */
   get inLibssh(): boolean {
     return inLibssh();
+  }
+
+  /**
+   * libssh closes the socket itself when a read or write on it fails, also in
+   * the middle of a channel write. The reactor's epoll set drops a closed
+   * descriptor without a word (poll() used to report POLLNVAL), so the
+   * session looks after each libssh call: once its socket is gone, it is
+   * disconnected.
+   */
+  #noticeSocketClosed(): void {
+    if (this.disconnected || this.#destroyed) return;
+    if (this.backend.libssh.ssh_get_fd(this.handle) !== this.#fd) this.markDisconnected();
   }
 
   /** Runs `fn` now, or right after the libssh call in progress returns. */
@@ -314,7 +436,7 @@ export class SessionCore {
   /**
    * Runs `ssh_event_dopoll(event, 0)` until the socket has nothing more (or a
    * batch limit, so other sessions get their turn). libssh reads at most 4 KiB
-   * per call: one call per wake-up of the reactor would cost a poll() round
+   * per call: one call per wake-up of the reactor would cost a wait round
    * trip through the worker thread for every 4 KiB of a bulk transfer.
    */
   #drain(event: Pointer): number {
@@ -334,7 +456,7 @@ export class SessionCore {
   #connectionEnded(revents: number): boolean {
     const status = this.backend.libssh.ssh_get_status(this.handle);
     if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) return true;
-    // A hang-up libssh did not notice would make poll() return at once forever.
+    // A hang-up libssh did not notice would make every wait return at once, forever (level-triggered).
     return (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0 && (revents & POLLIN) === 0;
   }
 
@@ -344,6 +466,7 @@ export class SessionCore {
     this.disconnected = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers = [];
+    clearTimeout(this.#loginGrace);
     this.#watch?.close();
     this.#watch = undefined;
     const waiter = this.#kexWaiter;
@@ -356,10 +479,7 @@ export class SessionCore {
 
   setServerCallbacks(callbacks: ServerCallbacks): void {
     this.#unobserve?.();
-    const struct = serverCallbackStruct(this.backend, {
-      handlers: this.#serverHandlers(callbacks),
-      onError: (error, name) => this.onError(error, name),
-    });
+    const struct = serverCallbackStruct(this.backend, new SessionServerHandlers(this, callbacks));
     for (
       const [name, field] of Object.entries(SERVER_FIELDS) as [ServerCallbackName, ServerCallbackField][]
     ) {
@@ -382,10 +502,13 @@ export class SessionCore {
     if (previous) this.defer(() => previous.release());
   }
 
-  #authenticated(status: number, user: string, method: AuthMethod): void {
+  /** Hears how an auth callback answered. */
+  authAnswered(status: number, user: string, method: AuthMethod): void {
     if (status === AuthStatus.Success) {
       if (this.authenticated) return;
       this.authenticated = true;
+      clearTimeout(this.#loginGrace);
+      this.#loginGrace = undefined;
       this.user = user;
       this.authMethod = method;
       this.onAuthenticated?.();
@@ -407,10 +530,10 @@ export class SessionCore {
   applyLimits(limits: ResolvedLimits, onExceeded: (limit: LimitName) => void): void {
     this.#limits = { limits, onExceeded };
     this.limits = limits;
-    const grace = setTimeout(() => {
+    // Cleared at login: an idle session holds no timer (unless it has an idle timeout).
+    this.#loginGrace = setTimeout(() => {
       if (!this.authenticated) this.#exceeded("loginGraceTime");
     }, limits.loginGraceTime);
-    this.#timers.push(grace);
     if (limits.idleTimeout !== undefined) this.#armIdleTimer(limits.idleTimeout);
   }
 
@@ -484,64 +607,8 @@ export class SessionCore {
     }
   }
 
-  #serverHandlers(callbacks: ServerCallbacks): ServerHandlers {
-    const session = this.session;
-    const auth = (status: unknown, name: string): number => {
-      if (!isAuthReply(status)) {
-        throw new TypeError(
-          `${name} must return AuthStatus.Success, .Denied or .Partial synchronously, not ${status}`,
-        );
-      }
-      return status;
-    };
-    return {
-      authPassword: (_s, user, password) => {
-        const status = auth(
-          callbacks.onAuthPassword!(session, user, password, callbacks.userdata),
-          "onAuthPassword",
-        );
-        this.#authenticated(status, user, AuthMethod.Password);
-        return status;
-      },
-      authNone: (_s, user) => {
-        const status = auth(callbacks.onAuthNone!(session, user, callbacks.userdata), "onAuthNone");
-        this.#authenticated(status, user, AuthMethod.None);
-        return status;
-      },
-      authGssapiMic: (_s, user, principal) => {
-        const fn = callbacks.onAuthGssapiMic!;
-        const status = auth(fn(session, user, principal, callbacks.userdata), "onAuthGssapiMic");
-        this.#authenticated(status, user, AuthMethod.GssapiMic);
-        return status;
-      },
-      authPubkey: (_s, user, keyHandle, state) => {
-        const key = keyFromHandle(this.backend.libssh.ssh_key_dup(keyHandle));
-        const fn = callbacks.onAuthPubkey!;
-        const status = auth(
-          fn(session, user, key, state as PublicKeyState, callbacks.userdata),
-          "onAuthPubkey",
-        );
-        // libssh itself only logs in with a verified signature; state None only asks.
-        if (state === 1) this.#authenticated(status, user, AuthMethod.PublicKey);
-        return status;
-      },
-      serviceRequest: (_s, service) => {
-        const allowed = callbacks.onServiceRequest!(session, service, callbacks.userdata);
-        if (typeof allowed !== "boolean") throw new TypeError("onServiceRequest must return a boolean");
-        return allowed ? 0 : -1;
-      },
-      channelOpenRequestSession: () => {
-        if (!this.mayOpenChannel()) return null;
-        const channel = callbacks.onChannelOpenRequestSession!(session, callbacks.userdata);
-        if (channel === null || channel === undefined) return null;
-        const core = channelCore(channel);
-        if (core.session !== this) throw new TypeError("the channel belongs to another session");
-        return core.live().handle;
-      },
-    };
-  }
-
-  #onMessage(handle: Pointer): number {
+  /** Runs the message callback for a message libssh hands over; 1 lets libssh answer it. */
+  answerMessage(handle: Pointer): number {
     const handler = this.messageHandler;
     if (!handler) return 1;
     const message = new Message(this, handle);
@@ -607,7 +674,7 @@ export class SessionCore {
 
   /** Records a successful login made by a message reply. */
   authenticatedBy(user: string, method: AuthMethod): void {
-    this.#authenticated(AuthStatus.Success, user, method);
+    this.authAnswered(AuthStatus.Success, user, method);
   }
 
   /** Frees everything; runs outside libssh calls (see `defer`). */

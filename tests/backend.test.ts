@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { native } from "../ffi/load.ts";
 import { cString } from "../ffi/cstring.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, POLLIN } from "../ffi/platform.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, POLLIN } from "../ffi/platform.ts";
+import { epollEventLayout } from "../ffi/structs.ts";
 
 // The same assertions run under Deno (Deno.dlopen) and Node (koffi): the two
 // backends must be indistinguishable to src/.
@@ -41,17 +42,28 @@ test("C results keep their types; nonblocking calls return Promises and write in
   assert.ok(fd >= 0);
   try {
     assert.equal(Number(libc.read(fd, new BigUint64Array(1), 8)), -1, "an empty eventfd does not block");
-    const fds = new Uint8Array(8);
-    const view = new DataView(fds.buffer);
-    view.setInt32(0, fd, true);
-    view.setInt16(4, POLLIN, true);
-    const idle = libc.poll(fds, 1n, 0);
-    assert.ok(idle instanceof Promise);
-    assert.equal(await idle, 0);
-    const waiting = libc.poll(fds, 1n, 10_000);
-    assert.equal(Number(libc.write(fd, new BigUint64Array([1n]), 8)), 8);
-    assert.equal(await waiting, 1);
-    assert.equal(view.getInt16(6, true), POLLIN, "revents written by the worker thread");
+    const epollFd = libc.epoll_create1(EPOLL_CLOEXEC);
+    assert.ok(epollFd >= 0);
+    try {
+      const { bytes, data } = epollEventLayout(native().arch);
+      const request = new Uint8Array(bytes);
+      const requestView = new DataView(request.buffer);
+      requestView.setUint32(0, POLLIN, true);
+      requestView.setUint32(data, 42, true);
+      assert.equal(libc.epoll_ctl(epollFd, EPOLL_CTL_ADD, fd, request), 0);
+      const ready = new Uint8Array(bytes * 4);
+      const readyView = new DataView(ready.buffer);
+      const idle = libc.epoll_wait(epollFd, ready, 4, 0);
+      assert.ok(idle instanceof Promise);
+      assert.equal(await idle, 0);
+      const waiting = libc.epoll_wait(epollFd, ready, 4, 10_000);
+      assert.equal(Number(libc.write(fd, new BigUint64Array([1n]), 8)), 8);
+      assert.equal(await waiting, 1);
+      assert.equal(readyView.getUint32(0, true), POLLIN, "events written by the worker thread");
+      assert.equal(readyView.getUint32(data, true), 42, "data at the layout's offset");
+    } finally {
+      libc.close(epollFd);
+    }
   } finally {
     libc.close(fd);
   }

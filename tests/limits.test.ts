@@ -135,17 +135,18 @@ c = t.open_session(); c.exec_command("echo room-again"); print(c.makefile().read
 });
 
 test("idleTimeout: a quiet session is disconnected, a busy one is not", async () => {
-  await using ds = await DemoServer.start({ limits: { idleTimeout: 400 } });
+  // Margins for a loaded 2-core machine: output every 0.2 s for 1.6 s against 1 s of allowed quiet.
+  await using ds = await DemoServer.start({ limits: { idleTimeout: 1000 } });
   const busy = await ssh2({
     port: ds.port,
     password: "foo",
-    command: "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.15; done",
+    command: "for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.2; done",
   });
   assert.equal(busy.stdout, "1\n2\n3\n4\n5\n6\n7\n8\n", busy.error);
   const script = `
 import sys, time, paramiko
 t = paramiko.Transport(("127.0.0.1", int(sys.argv[1]))); t.connect(username="tester", password="foo")
-time.sleep(1.2)
+time.sleep(2.5)
 print("active" if t.is_active() else "disconnected")`;
   const quiet = await python(script, [String(ds.port)]);
   assert.equal(quiet.stdout, "disconnected\n", quiet.stderr);

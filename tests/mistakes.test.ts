@@ -17,7 +17,7 @@ import {
   SshKey,
 } from "../mod.ts";
 import { startBackground } from "./support/background.ts";
-import { DENO, run, sshpassArgs } from "./support/clients.ts";
+import { DENO, evalModule, moduleUrl, run, sshpassArgs } from "./support/clients.ts";
 import { repositoryPath } from "./support/repository.ts";
 
 // The usual mistakes of a first hour with the library: each gets a message that names its fix.
@@ -38,6 +38,19 @@ test("a forgotten await on DemoServer.start(): reading the Promise's fields says
   assert.deepEqual(Object.keys(started), [], "the hints are not enumerable");
   await using ds = await started; // the Promise itself works as ever
   assert.ok(ds.port > 0);
+});
+
+test("process.exit() with a server still listening exits (Node waited forever on its polling thread)", async () => {
+  const demo = moduleUrl(new URL("../src/demo/mod", import.meta.url));
+  const result = await evalModule(
+    `import { DemoServer } from ${JSON.stringify(demo.href)};
+const ds = await DemoServer.start();
+console.log(ds.port > 0 ? "listening" : "no port");
+process.exit(3);`,
+    { timeoutMs: 15_000 },
+  );
+  assert.equal(result.stdout, "listening\n", result.stderr);
+  assert.equal(result.code, 3, `exit code ${result.code}, signal ${result.signal}: killed after 15 s`);
 });
 
 test("DemoServer.start() rejects (not throws) when it cannot start", async () => {

@@ -7,8 +7,8 @@
 //
 // Protocol (one JSON object per stdout line, one word per stdin line):
 //   → {"event":"ready"}      after a warm-up connection; waits for "go"
-//   → {"event":"half"}       idle only: half the sessions are up; waits for "continue"
-//   → {"event":"holding"}    idle only: all sessions are up; waits for "release"
+//   → {"event":"half"}       idle and hold: half the sessions are up; waits for "continue"
+//   → {"event":"holding"}    idle and hold: all sessions are up; waits for "release"
 //   → {"event":"done", …}    the result: ok, ops, seconds, latency percentiles, bytes
 import { spawn } from "node:child_process";
 import { randomFillSync } from "node:crypto";
@@ -293,6 +293,37 @@ async function idle(count) {
   return { ops: count };
 }
 
+/**
+ * Opens `count` authenticated sessions (no channel), `concurrency` at a time, and holds them idle
+ * while other client processes measure the server; releases them on "release".
+ */
+async function hold(count, concurrency) {
+  const clients = [];
+  const openUntil = async (target) => {
+    let next = clients.length;
+    const worker = async () => {
+      while (next < target) {
+        next++;
+        const client = await connect();
+        client.on("error", () => {});
+        clients.push(client);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, target - next) }, worker));
+  };
+  // Halfway: the benchmark samples memory here too, so one-time costs cancel out of the per-session figure.
+  await openUntil(Math.floor(count / 2));
+  await emit({ event: "half", count: clients.length });
+  await expect("continue");
+  await openUntil(count);
+  await emit({ event: "holding", count: clients.length });
+  await expect("release");
+  for (let i = 0; i < clients.length; i += 500) {
+    await Promise.all(clients.slice(i, i + 500).map((client) => closed(client)));
+  }
+  return { ops: count };
+}
+
 async function warmUp() {
   if (options.workload === "openssh-handshake") await opensshOnce();
   else await handshakeOnce();
@@ -307,6 +338,7 @@ const workloads = {
   "forward-up": () => bulkForward("up", options.bytes),
   "forward-down": () => bulkForward("down", options.bytes),
   "idle": () => idle(options.count),
+  "hold": () => hold(options.count, options.concurrency ?? 16),
 };
 
 let result;

@@ -1,8 +1,8 @@
 /**
  * `deno task bench`: this binding's server side by side with the npm ssh2
  * server, OpenSSH's sshd and a minimal C server on the same libssh, in one
- * run on this machine. Writes Markdown, JSON and an SVG chart to
- * `bench/results/`.
+ * run on this machine. Writes Markdown, JSON and SVG charts (ratios against
+ * C, and cost against sessions held) to `bench/results/`.
  *
  *   deno task bench [--quick] [--repetitions N] [--servers a,b] [--workloads a,b]
  *
@@ -17,6 +17,8 @@ import { markdownReport, type ReportServer } from "./report.ts";
 import { SERVERS } from "./servers.ts";
 import { checkTargets, summarize } from "./summary.ts";
 import { runTrial, type TrialResult } from "./trial.ts";
+import { runScaleTrial } from "./scale_trial.ts";
+import { scaleChart } from "./scale_chart.ts";
 import { WORKLOADS } from "./workloads.ts";
 
 const USAGE = `usage: deno task bench [--quick] [--repetitions N] [--servers ${
@@ -115,12 +117,21 @@ try {
   for (let repetition = 1; repetition <= repetitions && !aborted; repetition++) {
     for (const workload of workloads) {
       // Interleave: each repetition starts with another server, so drift in the machine's load spreads evenly.
-      const order = servers.map((_, i) => servers[(i + repetition - 1) % servers.length]);
+      const order = servers.map((_, i) => servers[(i + repetition - 1) % servers.length])
+        .filter((server) => !workload.servers || workload.servers.includes(server.name));
       for (const server of order) {
         if (aborted) break;
-        const trial = await runTrial(server, workload, environment, quick, repetition);
+        const trial = workload.kind === "scale"
+          ? await runScaleTrial(server, workload, environment, quick, repetition)
+          : await runTrial(server, workload, environment, quick, repetition);
         trials.push(trial);
-        const summary = trial.ok
+        const summary = trial.ok && workload.kind === "scale"
+          ? `${trial.held} held: ${
+            ((trial.handshakeCpuSeconds ?? 0) * 1000 / (trial.handshakes || 1)).toFixed(2)
+          } ` +
+            `ms/handshake, ${((trial.execCpuSeconds ?? 0) * 1000 / (trial.execs || 1)).toFixed(2)} ms/exec` +
+            (trial.pssPerSessionKb !== undefined ? `, ${trial.pssPerSessionKb.toFixed(1)} KB/session` : "")
+          : trial.ok
           ? `cpu ${(trial.serverCpuSeconds ?? 0).toFixed(2)} s` +
             (trial.seconds ? `, ${trial.seconds.toFixed(2)} s wall` : "") +
             (trial.pssPerSessionKb !== undefined ? `, ${trial.pssPerSessionKb.toFixed(1)} KB/session` : "")
@@ -145,12 +156,14 @@ const context = {
 const markdown = markdownReport(cells, context);
 const json = JSON.stringify({ ...context, cells, targets: checkTargets(cells), trials }, null, 2);
 const svg = ratioChart(cells, reportServers.filter((s) => !s.unavailable));
+const scaleSvg = scaleChart(cells, reportServers.filter((s) => !s.unavailable));
 const stamp = context.date.replace(/[:.]/g, "-");
 Deno.mkdirSync(RESULTS_DIR, { recursive: true });
 for (const name of [stamp, "latest"]) {
   Deno.writeTextFileSync(`${RESULTS_DIR}${name}.md`, markdown);
   Deno.writeTextFileSync(`${RESULTS_DIR}${name}.json`, json + "\n");
   Deno.writeTextFileSync(`${RESULTS_DIR}${name}.svg`, svg);
+  if (scaleSvg) Deno.writeTextFileSync(`${RESULTS_DIR}${name}-scale.svg`, scaleSvg);
 }
 console.log(markdown);
 log(

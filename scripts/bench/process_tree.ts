@@ -108,3 +108,27 @@ export function treeMemory(root: number, serverExecutable: string): TreeMemory {
 export function descendants(root: number): number[] {
   return processTree(root).map((stat) => stat.pid).filter((pid) => pid !== root);
 }
+
+/**
+ * Context switches of a process so far: voluntary + involuntary, summed over
+ * its threads (`/proc/PID/task/*\/status`). A thread that exits takes its
+ * count with it, so keep the window short enough that worker threads live on.
+ */
+export function contextSwitches(pid: number): number {
+  let total = 0;
+  let tasks: Iterable<Deno.DirEntry>;
+  try {
+    tasks = Deno.readDirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const task of tasks) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/status`);
+      for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) {
+        total += Number(match[1]);
+      }
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return total;
+}

@@ -9,7 +9,8 @@
 import { type Cells, FIGURES, ratio } from "./summary.ts";
 import { WORKLOADS } from "./workloads.ts";
 
-const COLORS: Record<string, string> = {
+/** One color per server, shared by the charts. */
+export const COLORS: Record<string, string> = {
   "ours-deno": "#2b7bb9",
   "ours-node": "#7fb3dd",
   "ssh2": "#d9822b",
@@ -17,7 +18,7 @@ const COLORS: Record<string, string> = {
   "c": "#777777",
 };
 
-const escape = (text: string): string =>
+export const escape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** The chart as SVG text. `servers` are the columns that ran, with their labels. */

@@ -62,6 +62,49 @@ export function ratioTable(cells: Cells, servers: ReportServer[]): string {
   return table(["figure (lower is better)", "C value", ...columns.map((s) => s.label)], rows);
 }
 
+/**
+ * The scale workload as one table (as in the README): per server, CPU per
+ * handshake and per exec at each number of sessions held, the growth against
+ * none held, context switches with none held, and PSS per idle session at
+ * the most held.
+ */
+export function scaleTable(cells: Cells, servers: ReportServer[]): string {
+  const points = WORKLOADS.filter((w) => w.kind === "scale" && cells[w.name]);
+  if (points.length === 0) return "";
+  const [none, ...held] = points;
+  const last = points[points.length - 1];
+  const columns = servers.filter((s) =>
+    !s.unavailable && points.some((p) => cells[p.name].held?.[s.name]?.median !== undefined)
+  );
+  const value = (point: string, figure: string, server: string): number | undefined =>
+    cells[point]?.[figure]?.[server]?.median;
+  const count = (point: string): string =>
+    number(Math.max(...columns.map((s) => value(point, "held", s.name) ?? 0)), 0);
+  const header = ["server"];
+  for (const what of ["handshake", "exec"]) {
+    for (const point of points) header.push(`${what} CPU, ${count(point.name)} held`);
+    for (const point of held) header.push(`${what} growth at ${count(point.name)}`);
+  }
+  header.push("ctx switches per handshake / exec (none held)", `PSS per idle session at ${count(last.name)}`);
+  const rows = columns.map((server) => {
+    const row = [server.label];
+    for (const figure of ["handshakeCpuMs", "execCpuMs"]) {
+      for (const point of points) row.push(`${number(value(point.name, figure, server.name), 2)} ms`);
+      for (const point of held) {
+        const growth = ratio(value(point.name, figure, server.name), value(none.name, figure, server.name));
+        row.push(growth === undefined ? "n/a" : `${growth.toFixed(2)}×`);
+      }
+    }
+    row.push(
+      `${number(value(none.name, "handshakeSwitches", server.name), 1)} / ` +
+        number(value(none.name, "execSwitches", server.name), 1),
+      `${number(value(last.name, "pssPerSessionKb", server.name), 1)} KB`,
+    );
+    return row;
+  });
+  return table(header, rows);
+}
+
 /** Absolute medians of every figure. */
 function absoluteTable(cells: Cells, servers: ReportServer[]): string {
   const columns = servers.filter((s) => !s.unavailable);
@@ -126,6 +169,19 @@ export function markdownReport(cells: Cells, context: ReportContext): string {
     "",
     ratioTable(cells, context.servers),
     "",
+    ...(scaleTable(cells, context.servers)
+      ? [
+        "## Scale: cost against idle sessions held",
+        "",
+        "Idle authenticated sessions (no channel) are opened and held by one client process; then other " +
+        "client processes run handshakes at c=1 and execs on one connection, each measured on its own. " +
+        "Growth = CPU with N held ÷ CPU with none held (same server, same run). Context switches are summed " +
+        "over the server process's threads (`/proc/PID/task/*/status`). Chart: `*-scale.svg`.",
+        "",
+        scaleTable(cells, context.servers),
+        "",
+      ]
+      : []),
     "## Targets (ours on Deno)",
     "",
     table(

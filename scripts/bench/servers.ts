@@ -28,6 +28,8 @@ export interface RunningServer {
   readonly name: ServerName;
   /** Root of the process tree whose CPU and memory are measured: the subreaper the server runs under. */
   readonly pid: number;
+  /** The server process itself (the subreaper's child), whose threads' context switches are counted. */
+  readonly serverPid: number | undefined;
   /** The server's executable: processes running it count as the server in memory figures. */
   readonly executable: string;
   readonly port: number;
@@ -46,7 +48,24 @@ export interface ServerKind {
   readonly description: string;
   /** Gets it ready once per benchmark run; resolves to why it cannot run, if it cannot. */
   prepare(environment: BenchEnvironment): Promise<string | undefined>;
-  start(environment: BenchEnvironment): Promise<RunningServer>;
+  start(environment: BenchEnvironment, options?: StartOptions): Promise<RunningServer>;
+}
+
+/** How to start a server beyond its usual flags. */
+export interface StartOptions {
+  /** Open files allowed (soft and hard), set with `prlimit` before the server starts; default: inherited. */
+  fdLimit?: number;
+}
+
+/** The command and arguments that run `command` with at most `fdLimit` open files. */
+export function withFdLimit(
+  command: string,
+  args: string[],
+  fdLimit: number | undefined,
+): [string, string[]] {
+  return fdLimit === undefined
+    ? [command, args]
+    : ["prlimit", [`--nofile=${fdLimit}:${fdLimit}`, command, ...args]];
 }
 
 /** The flags every server but sshd takes alike: host key, password, pinned algorithms. */
@@ -103,10 +122,16 @@ interface Launch {
   username?: string;
 }
 
-async function launch(environment: BenchEnvironment, name: ServerName, spec: Launch): Promise<RunningServer> {
+async function launch(
+  environment: BenchEnvironment,
+  name: ServerName,
+  spec: Launch,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   // Under the subreaper, processes the server orphans stay in the measured tree.
+  const [command, args] = withFdLimit(spec.command, spec.args, options.fdLimit);
   const child = new Deno.Command(environment.treeReaperPath, {
-    args: [spec.command, ...spec.args],
+    args: [command, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -132,6 +157,7 @@ async function launch(environment: BenchEnvironment, name: ServerName, spec: Lau
   return {
     name,
     pid: child.pid,
+    serverPid: server?.pid,
     executable,
     port,
     username: spec.username ?? BENCH_USER,
@@ -196,7 +222,7 @@ export const SERVERS: readonly ServerKind[] = [
     label: "ours (Deno)",
     description: "this binding's DemoServer CLI on Deno (src/demo/cli.ts)",
     prepare: () => Promise.resolve(undefined),
-    start: (environment) =>
+    start: (environment, options) =>
       launch(environment, "ours-deno", {
         command: Deno.execPath(),
         args: [
@@ -206,7 +232,7 @@ export const SERVERS: readonly ServerKind[] = [
           ...serverFlags(environment),
         ],
         port: jsonPort,
-      }),
+      }, options),
   },
   {
     name: "ours-node",
@@ -214,7 +240,7 @@ export const SERVERS: readonly ServerKind[] = [
     description:
       "this binding's DemoServer CLI on Node, from the npm build (npm/src/demo/cli.js, the libssh-demo bin)",
     prepare: buildNpmPackage,
-    start: (environment) =>
+    start: (environment, options) =>
       launch(environment, "ours-node", {
         command: "node",
         args: [
@@ -222,14 +248,14 @@ export const SERVERS: readonly ServerKind[] = [
           ...serverFlags(environment),
         ],
         port: jsonPort,
-      }),
+      }, options),
   },
   {
     name: "ssh2",
     label: "ssh2 (Node)",
     description: "the npm ssh2 1.x server on Node (scripts/bench/servers/ssh2_server.mjs)",
     prepare: () => Promise.resolve(undefined),
-    start: (environment) =>
+    start: (environment, options) =>
       launch(environment, "ssh2", {
         command: "node",
         args: [
@@ -237,14 +263,14 @@ export const SERVERS: readonly ServerKind[] = [
           ...serverFlags(environment),
         ],
         port: jsonPort,
-      }),
+      }, options),
   },
   {
     name: "sshd",
     label: "OpenSSH sshd",
     description: "a private OpenSSH sshd (own config, UsePAM no, fork per connection)",
     prepare: (environment) => Promise.resolve(environment.sshdUnavailable),
-    start: (environment) => {
+    start: (environment, options) => {
       const port = freePort();
       const config = `${environment.tempDir}/sshd_config_${port}`;
       Deno.writeTextFileSync(config, sshdConfig(environment, port));
@@ -257,7 +283,7 @@ export const SERVERS: readonly ServerKind[] = [
           }
           return undefined;
         },
-      });
+      }, options);
     },
   },
   {
@@ -265,11 +291,11 @@ export const SERVERS: readonly ServerKind[] = [
     label: "C libssh",
     description: "a minimal single-process C server on the same libssh (scripts/bench/c/bench_server.c)",
     prepare: () => Promise.resolve(undefined),
-    start: (environment) =>
+    start: (environment, options) =>
       launch(environment, "c", {
         command: environment.cServerPath,
         args: serverFlags(environment),
         port: jsonPort,
-      }),
+      }, options),
   },
 ];

@@ -6,7 +6,7 @@
  */
 
 import type { TrialResult } from "./trial.ts";
-import { type WorkloadKind, WORKLOADS } from "./workloads.ts";
+import { SCALE_POINTS, type WorkloadKind, WORKLOADS } from "./workloads.ts";
 
 const GiB = 1024 ** 3;
 
@@ -27,6 +27,10 @@ export interface FigureSpec {
 
 const perOp = (trial: TrialResult, value: number | undefined): number | undefined =>
   value === undefined || !trial.ops ? undefined : value / trial.ops;
+
+/** A scale trial's figure per operation of one of its measured parts. */
+const perScaleOp = (value: number | undefined, ops: number | undefined, scale = 1): number | undefined =>
+  value === undefined || !ops ? undefined : value * scale / ops;
 
 /** The figures reported for each kind of workload. */
 export const FIGURES: Record<WorkloadKind, readonly FigureSpec[]> = {
@@ -136,6 +140,71 @@ export const FIGURES: Record<WorkloadKind, readonly FigureSpec[]> = {
       of: (t) => perOp(t, t.serverCpuSeconds === undefined ? undefined : t.serverCpuSeconds * 1000),
     },
   ],
+  scale: [
+    {
+      key: "held",
+      label: "idle sessions held",
+      unit: "sessions",
+      better: "lower",
+      ratio: false,
+      digits: 0,
+      of: (t) => t.held,
+    },
+    {
+      key: "handshakeCpuMs",
+      label: "server CPU per handshake (c=1)",
+      unit: "ms",
+      better: "lower",
+      ratio: false,
+      digits: 2,
+      of: (t) => perScaleOp(t.handshakeCpuSeconds, t.handshakes, 1000),
+    },
+    {
+      key: "execCpuMs",
+      label: "server CPU per exec (one connection)",
+      unit: "ms",
+      better: "lower",
+      ratio: false,
+      digits: 2,
+      of: (t) => perScaleOp(t.execCpuSeconds, t.execs, 1000),
+    },
+    {
+      key: "handshakeSwitches",
+      label: "server context switches per handshake",
+      unit: "",
+      better: "lower",
+      ratio: false,
+      digits: 1,
+      of: (t) => perScaleOp(t.handshakeSwitches, t.handshakes),
+    },
+    {
+      key: "execSwitches",
+      label: "server context switches per exec",
+      unit: "",
+      better: "lower",
+      ratio: false,
+      digits: 1,
+      of: (t) => perScaleOp(t.execSwitches, t.execs),
+    },
+    {
+      key: "pssPerSessionKb",
+      label: "server PSS per idle session (authenticated, no channel)",
+      unit: "KB",
+      better: "lower",
+      ratio: false,
+      digits: 1,
+      of: (t) => t.pssPerSessionKb,
+    },
+    {
+      key: "idleCpuMs",
+      label: "server CPU while the sessions idle (whole window)",
+      unit: "ms",
+      better: "lower",
+      ratio: false,
+      digits: 0,
+      of: (t) => t.idleCpuSeconds === undefined ? undefined : t.idleCpuSeconds * 1000,
+    },
+  ],
 };
 
 /** The median of one figure for one workload and server. */
@@ -235,5 +304,54 @@ export function checkTargets(cells: Cells): TargetCheck[] {
     measured: fmt(pss, 1, " KB"),
     met: pss === undefined ? undefined : pss <= 40,
   });
+  checks.push(...scaleTargets(cell));
+  return checks;
+}
+
+/** The scale workload's targets: cost growth with sessions held, against C's and ssh2's, and idle memory. */
+function scaleTargets(
+  cell: (workload: string, figure: string, server: string) => number | undefined,
+): TargetCheck[] {
+  const [none, some, many] = SCALE_POINTS.map((held) => `scale-${held}`);
+  const growth = (server: string, point: string): number | undefined =>
+    ratio(cell(point, "handshakeCpuMs", server), cell(none, "handshakeCpuMs", server));
+  const checks: TargetCheck[] = [];
+  for (const point of [some, many]) {
+    const ours = growth(OURS, point), c = growth(C, point);
+    const relative = ratio(ours, c);
+    checks.push({
+      target: `${point}: handshake CPU growth (held ÷ none) within 1.15× of C's growth`,
+      measured: `ours ${fmt(ours)}, C ${fmt(c)}: ${fmt(relative)}`,
+      met: relative === undefined ? undefined : relative <= 1.15,
+    });
+  }
+  const againstSsh2 = ratio(cell(some, "handshakeCpuMs", OURS), cell(some, "handshakeCpuMs", "ssh2"));
+  checks.push({
+    target: `${some}: handshake CPU ≤ 0.6× ssh2's`,
+    measured: fmt(againstSsh2),
+    met: againstSsh2 === undefined ? undefined : againstSsh2 <= 0.6,
+  });
+  const pss = cell(many, "pssPerSessionKb", OURS);
+  checks.push({
+    target: `${many}: ≤ 40 KB PSS per idle session`,
+    measured: fmt(pss, 1, " KB"),
+    met: pss === undefined ? undefined : pss <= 40,
+  });
+  const idle = cell(many, "idleCpuMs", OURS);
+  checks.push({
+    target: `${many}: 0 CPU while the sessions idle (≤ one 10 ms tick)`,
+    measured: fmt(idle, 0, " ms"),
+    met: idle === undefined ? undefined : idle <= 10,
+  });
+  for (
+    const [figure, what, limit] of [["handshakeCpuMs", "handshake", 1.9], ["execCpuMs", "exec", 1.7]] as const
+  ) {
+    const value = ratio(cell(none, figure, OURS), cell(none, figure, C));
+    checks.push({
+      target: `${none}: ${what} CPU ≤ ${limit}× C`,
+      measured: fmt(value),
+      met: value === undefined ? undefined : value <= limit,
+    });
+  }
   return checks;
 }

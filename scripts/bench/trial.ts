@@ -9,13 +9,13 @@ import { fileURLToPath } from "node:url";
 import { BENCH_PASSWORD, type BenchEnvironment } from "./bootstrap.ts";
 import { LineReader } from "./line_reader.ts";
 import { treeCpuSeconds, treeMemory } from "./process_tree.ts";
-import type { ServerKind } from "./servers.ts";
+import { type ServerKind, withFdLimit } from "./servers.ts";
 import { withTimeout } from "./with_timeout.ts";
 import type { Workload } from "./workloads.ts";
 
 const CLIENT = fileURLToPath(new URL("./load_client.mjs", import.meta.url));
 /** A trial that takes longer than this is stuck (a full bulk trial takes well under a minute). */
-const TRIAL_TIMEOUT_MS = { quick: 60_000, full: 5 * 60_000 };
+export const TRIAL_TIMEOUT_MS = { quick: 60_000, full: 5 * 60_000 };
 
 /** What one trial measured. Figures absent when the trial failed or do not apply. */
 export interface TrialResult {
@@ -41,12 +41,21 @@ export interface TrialResult {
   treePssPerSessionKb?: number;
   /** Idle only: the same from before the first session (one-time costs included). */
   pssPerSessionFromStartKb?: number;
-  /** Idle only: server tree CPU while the sessions were idle, and for how long. */
+  /** Idle and scale: server tree CPU while the sessions were idle, and for how long. */
   idleCpuSeconds?: number;
   idleSeconds?: number;
+  /** Scale only: sessions held meanwhile, and per measured part its count, server CPU and context switches. */
+  held?: number;
+  handshakes?: number;
+  handshakeCpuSeconds?: number;
+  handshakeSwitches?: number;
+  execs?: number;
+  execCpuSeconds?: number;
+  execSwitches?: number;
 }
 
-interface ClientEvent {
+/** One line from the client. */
+export interface ClientEvent {
   event: "ready" | "half" | "holding" | "done";
   count?: number;
   ok?: boolean;
@@ -58,14 +67,14 @@ interface ClientEvent {
   bytes?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Waits until the server tree has stopped using CPU (no tick for 300 ms, at
  * most 5 s), so that work left over from before is not counted, and work
  * finishing just after the client is done is.
  */
-async function settledCpu(pid: number): Promise<number> {
+export async function settledCpu(pid: number): Promise<number> {
   let last = treeCpuSeconds(pid);
   let quiet = 0;
   for (let waited = 0; waited < 5000 && quiet < 3; waited += 100) {
@@ -77,7 +86,8 @@ async function settledCpu(pid: number): Promise<number> {
   return last;
 }
 
-class ClientProcess {
+/** A `load_client.mjs` process, driven line by line. */
+export class ClientProcess {
   readonly #child: Deno.ChildProcess;
   readonly #stdout: LineReader;
   readonly #stderr: LineReader;
@@ -85,10 +95,11 @@ class ClientProcess {
 
   readonly #timeoutMs: number;
 
-  constructor(options: Record<string, unknown>, timeoutMs: number) {
+  constructor(options: Record<string, unknown>, timeoutMs: number, fdLimit?: number) {
     this.#timeoutMs = timeoutMs;
-    this.#child = new Deno.Command("node", {
-      args: [CLIENT, JSON.stringify(options)],
+    const [command, args] = withFdLimit("node", [CLIENT, JSON.stringify(options)], fdLimit);
+    this.#child = new Deno.Command(command, {
+      args,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -8,7 +8,17 @@
 const MiB = 1024 * 1024;
 
 /** How a workload's result turns into figures. */
-export type WorkloadKind = "ops" | "bytes" | "idle";
+export type WorkloadKind = "ops" | "bytes" | "idle" | "scale";
+
+/** What a scale workload does: hold sessions, then measure handshakes and execs beside them. */
+export interface ScaleSpec {
+  /** Idle authenticated sessions (no channel) held by another client while measuring. */
+  held(quick: boolean): number;
+  /** Handshakes at c=1 measured (connect, kex, password, exec `true`, close). */
+  handshakes(quick: boolean): number;
+  /** Execs of `true` measured, one after another on one connection. */
+  execs(quick: boolean): number;
+}
 
 /** One workload of the benchmark. */
 export interface Workload {
@@ -19,9 +29,34 @@ export interface Workload {
   readonly kind: WorkloadKind;
   /** Options for `load_client.mjs` (besides port, user, password), full or quick size. */
   clientOptions(quick: boolean): Record<string, unknown>;
-  /** Seconds to hold idle sessions (idle only). */
+  /** Seconds to hold idle sessions (idle and scale only). */
   idleSeconds?(quick: boolean): number;
+  /** Scale only. */
+  scale?: ScaleSpec;
+  /** The servers it runs on, when not all. */
+  servers?: readonly string[];
 }
+
+/** The point of the scale workload that holds `held` sessions (a twentieth of it in the quick run). */
+function scale(held: number): Workload {
+  return {
+    name: `scale-${held}`,
+    title: `scale: handshakes and execs with ${held.toLocaleString("en-US")} idle sessions held`,
+    kind: "scale",
+    clientOptions: () => ({}),
+    idleSeconds: (quick) => quick ? 3 : 10,
+    scale: {
+      held: (quick) => quick ? held / 20 : held,
+      handshakes: (quick) => quick ? 100 : 1000,
+      execs: (quick) => quick ? 200 : 1000,
+    },
+    // sshd forks a process per connection: 10,000 of them is not the comparison this is about.
+    servers: ["ours-deno", "ours-node", "ssh2", "c"],
+  };
+}
+
+/** Sessions held at each point of the scale workload (full run). */
+export const SCALE_POINTS = [0, 2000, 10000] as const;
 
 function bulk(name: string, title: string): Workload {
   return {
@@ -63,6 +98,7 @@ export const WORKLOADS: readonly Workload[] = [
     clientOptions: (quick) => ({ workload: "idle", count: quick ? 50 : 200 }),
     idleSeconds: (quick) => quick ? 3 : 10,
   },
+  ...SCALE_POINTS.map(scale),
   {
     name: "openssh-handshake",
     title: "handshake, c=1, OpenSSH `ssh` client (cross-check)",

@@ -15,7 +15,7 @@ import type { SshError } from "../errors.ts";
 import type { ClientCore } from "./client_core.ts";
 
 /** Bytes each stream buffers before it stops taking data. */
-export const INPUT_HIGH_WATER = 1024 * 1024;
+const INPUT_HIGH_WATER = 1024 * 1024;
 /** Bytes read from libssh per call when a paused stream resumes. */
 const READ_CHUNK = 64 * 1024;
 /** Where resumed reads land; what is kept is copied out at once. */

@@ -69,7 +69,7 @@ export class ClientCore implements ChannelHost {
   readonly globalRequests: Mutex = new Mutex();
   /** A keepalive may hold libssh's global-request slot: drain it before the next request (see keepalive.ts). */
   keepaliveSent = false;
-  /** Handles channel opens from the server once logged in (forwarded-tcpip, auth-agent). */
+  /** Handles channel opens from the server once logged in (forwarded-tcpip). */
   onMessage: MessageHandler | undefined;
   onError: (error: unknown, context: string) => void = (error, context) =>
     console.error(`libssh client ${context}:`, error);
@@ -112,15 +112,9 @@ export class ClientCore implements ChannelHost {
     return this.#ended.promise;
   }
 
-  /** Throws `SshError("closed")` once `close()` was called. */
-  live(): this {
-    if (this.closed) throw closedError("ClientSession");
-    return this;
-  }
-
-  /** Throws unless the session can still talk to the server. */
+  /** Throws `closed` after `close()`, else `disconnected` once the connection ended. */
   assertConnected(): void {
-    this.live();
+    if (this.closed) throw closedError("ClientSession");
     if (this.disconnected) throw this.disconnectedError();
   }
 
@@ -139,8 +133,21 @@ export class ClientCore implements ChannelHost {
       return fn();
     } finally {
       leaveLibssh();
-      if (--this.#depth === 0 && this.#deferred.length > 0) this.#runDeferred();
+      if (--this.#depth === 0) {
+        if (this.#deferred.length > 0) this.#runDeferred();
+        this.#noticeSocketClosed();
+      }
     }
+  }
+
+  /**
+   * libssh closes the socket itself when a read or write on it fails; the
+   * reactor's epoll set drops a closed descriptor without a word. So after
+   * each libssh call: once the socket is gone, the session is disconnected.
+   */
+  #noticeSocketClosed(): void {
+    if (!this.#handedOver || this.disconnected || this.#destroyed) return;
+    if (this.backend.libssh.ssh_get_fd(this.handle) !== this.fd) this.markDisconnected();
   }
 
   get inLibssh(): boolean {

@@ -1,7 +1,7 @@
 /**
  * The DemoServer as a command, for tests written in any language.
  *
- *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--password PW]
+ *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--reuse-port] [--password PW]
  *     [--auth METHODS] [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
  *     [--kex LIST] [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
  *     [--verbose] [--timeline]
@@ -23,9 +23,9 @@
 import { parseArgs } from "node:util";
 import { type DemoAuthMethod, DemoServer } from "./demo_server.ts";
 
-const USAGE = `usage: demo [--host ADDR] [--port N] [--password PW] [--auth METHODS] [--allow-auth-none]
-            [--authorized-keys FILE] [--host-key FILE] [--kex LIST] [--ciphers LIST]
-            [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]
+const USAGE = `usage: demo [--host ADDR] [--port N] [--reuse-port] [--password PW] [--auth METHODS]
+            [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE] [--kex LIST]
+            [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]
   --auth: comma-separated, from password,keyboard-interactive,publickey,none
           (default password,keyboard-interactive,publickey)`;
 const AUTH_NAMES = ["password", "keyboard-interactive", "publickey", "none"];
@@ -42,6 +42,7 @@ try {
     options: {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "0" },
+      "reuse-port": { type: "boolean", default: false },
       password: { type: "string", default: "foo" },
       auth: { type: "string" },
       "allow-auth-none": { type: "boolean", default: false },
@@ -79,6 +80,7 @@ try {
   ds = await DemoServer.start({
     host: values.host,
     port,
+    reusePort: values["reuse-port"],
     password: values.password,
     authMethods: authMethods as DemoAuthMethod[] | undefined,
     allowAuthNone: values["allow-auth-none"],

@@ -93,6 +93,8 @@ export interface DemoServerOptions {
   host?: string;
   /** Port; 0 (default) picks a free one, see `ds.port`. */
   port?: number;
+  /** Share the port with other processes that set it too (`SO_REUSEPORT`, see `BindOptions.reusePort`). Default false. */
+  reusePort?: boolean;
   /** The password every user logs in with (password and keyboard-interactive). Default `"foo"`. */
   password?: string;
   /** Let clients log in with the "none" method (adds `"none"` to `authMethods`). Default false. */
@@ -312,6 +314,7 @@ export class DemoServer {
     this.bind = new Bind({
       addr: this.host,
       port: options.port ?? 0,
+      reusePort: options.reusePort,
       hostKey: this.hostKey,
       authMethods: this.authMethods.map((method) => AUTH_METHODS[method]),
       algorithms: options.algorithms,

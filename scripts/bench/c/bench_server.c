@@ -1,11 +1,14 @@
 /*
  * The reference point of the benchmark: the smallest SSH server on the system
  * libssh that does what the DemoServer does in the benchmark, written the way
- * a binding drives libssh: ONE process, one poll() over every socket and pipe,
- * one ssh_event per session (sharing one event among sessions is unsafe in
- * libssh 0.10), ssh_event_dopoll(event, 0) only for a session whose socket is
- * ready, non-blocking everything. No fork per connection, so its CPU and
- * memory per connection compare fairly with a binding's.
+ * a binding drives libssh: ONE process, one level-triggered epoll set over
+ * every socket and pipe (interest changed with epoll_ctl only for the
+ * connections an event touched, so the cost of an event does not grow with
+ * the connections held), one ssh_event per session (sharing one event among
+ * sessions is unsafe in libssh 0.10), ssh_event_dopoll(event, 0) only for a
+ * session whose socket is ready, non-blocking everything. No fork per
+ * connection, so its CPU and memory per connection compare fairly with a
+ * binding's.
  *
  * Features: password auth, exec through `sh -c` (posix_spawn) with stdin and
  * stdout/stderr streamed both ways with back-pressure, exit status (or exit
@@ -23,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -115,8 +119,8 @@ struct channel {
 
 enum connection_state { KEY_EXCHANGE, RUNNING };
 
+/* Reached through the epoll registrations of its descriptors: no list of all connections to walk. */
 struct connection {
-    struct connection *next;
     ssh_session session;
     ssh_event event;
     int fd;
@@ -127,8 +131,6 @@ struct connection {
     struct channel *channels;
 };
 
-static struct connection *connections = NULL;
-
 static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 static void set_int_option(int fd, int level, int option) {
@@ -138,8 +140,43 @@ static void set_int_option(int fd, int level, int option) {
 
 static int pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+/* ---- the epoll set ---- */
+
+static int epoll_fd = -1;
+/* What each descriptor is in the set for (0: not in it), and whose it is; indexed by descriptor. */
+struct registration {
+    uint32_t events;
+    struct connection *conn;
+};
+static struct registration *registrations = NULL;
+static size_t registrations_size = 0;
+
+/* Puts fd in the set for `events` (0 takes it out), on behalf of conn; only calls epoll_ctl on a change. */
+static void watch_fd(int fd, uint32_t events, struct connection *conn) {
+    if (fd < 0) return;
+    if ((size_t)fd >= registrations_size) {
+        size_t size = registrations_size ? registrations_size : 1024;
+        while (size <= (size_t)fd) size *= 2;
+        registrations = realloc(registrations, size * sizeof *registrations);
+        if (!registrations) abort();
+        memset(registrations + registrations_size, 0, (size - registrations_size) * sizeof *registrations);
+        registrations_size = size;
+    }
+    struct registration *r = &registrations[fd];
+    r->conn = conn;
+    if (r->events == events) return;
+    struct epoll_event event = {.events = events, .data.fd = fd};
+    int op = events == 0 ? EPOLL_CTL_DEL : r->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (epoll_ctl(epoll_fd, op, fd, &event) < 0) perror("epoll_ctl");
+    r->events = events;
+}
+
+/* Out of the set before the close: the descriptor number may come back for something else at once. */
 static void close_fd(int *fd) {
-    if (*fd >= 0) close(*fd);
+    if (*fd >= 0) {
+        watch_fd(*fd, 0, NULL);
+        close(*fd);
+    }
     *fd = -1;
 }
 
@@ -262,6 +299,7 @@ static void bench_channel_free(struct channel *c, int session_alive) {
         waitpid(c->pid, NULL, 0);
     }
     close_fd(&c->pid_fd);
+    if (c->source_fd == c->sink_fd) c->source_fd = -1; /* a forwarded socket: one descriptor both ways */
     close_fd(&c->sink_fd);
     close_fd(&c->source_fd);
     close_fd(&c->error_fd);
@@ -327,12 +365,12 @@ static int on_message(ssh_session session, ssh_message message, void *userdata) 
 
 /* ---- the loop ---- */
 
-static void connection_accept(ssh_bind bind) {
+static struct connection *connection_accept(ssh_bind bind) {
     ssh_session session = ssh_new();
-    if (!session) return;
+    if (!session) return NULL;
     if (ssh_bind_accept(bind, session) != SSH_OK) {
         ssh_free(session);
-        return;
+        return NULL;
     }
     struct connection *conn = calloc(1, sizeof *conn);
     if (!conn) abort();
@@ -349,8 +387,7 @@ static void connection_accept(ssh_bind bind) {
     ssh_set_server_callbacks(session, &conn->callbacks);
     ssh_set_auth_methods(session, SSH_AUTH_METHOD_PASSWORD);
     ssh_set_message_callback(session, on_message, conn);
-    conn->next = connections;
-    connections = conn;
+    return conn;
 }
 
 static void connection_free(struct connection *conn) {
@@ -439,15 +476,91 @@ static void progress(struct connection *conn) {
     }
 }
 
-#define MAX_FDS_PER_CHANNEL 4
 /* As the binding does (src/session.ts): at most this many ssh_event_dopoll calls per wake-up. */
 #define DOPOLL_BATCH 64
+/* Ready descriptors taken per epoll_wait, as the binding does (ffi/poller.ts). */
+#define EPOLL_BATCH 256
 
-struct slot {
-    struct connection *conn;
-    struct channel *channel;
-    int role; /* 0 session socket, 1 source, 2 error, 3 sink, 4 pid */
-};
+/* What a connection's descriptors wait for now, put into the epoll set (changes only). */
+static void update_interest(struct connection *conn) {
+    int pending = session_write_pending(conn);
+    watch_fd(conn->fd, EPOLLIN | (pending ? EPOLLOUT : 0), conn);
+    for (struct channel *c = conn->channels; c; c = c->next) {
+        if (c->dead) continue;
+        int can_send = !pending && !c->finished && ssh_channel_window_size(c->channel) > 0;
+        uint32_t source = c->source_fd >= 0 && can_send ? EPOLLIN : 0;
+        uint32_t sink = c->sink_fd >= 0 && !c->sink_closed && pending_length(&c->to_sink) > 0 ? EPOLLOUT : 0;
+        if (c->kind == CHANNEL_FORWARD && c->source_fd >= 0 && c->source_fd == c->sink_fd) {
+            watch_fd(c->sink_fd, source | sink, conn); /* one socket both ways: one registration */
+        } else {
+            watch_fd(c->source_fd, source, conn);
+            watch_fd(c->sink_fd, sink, conn);
+        }
+        watch_fd(c->error_fd, c->error_fd >= 0 && can_send ? EPOLLIN : 0, conn);
+        watch_fd(c->pid_fd, c->pid_fd >= 0 && !c->exited ? EPOLLIN : 0, conn);
+    }
+}
+
+/* Takes every descriptor of a connection out of the set, before they are closed. */
+static void forget_connection(struct connection *conn) {
+    watch_fd(conn->fd, 0, NULL);
+    for (struct channel *c = conn->channels; c; c = c->next) {
+        watch_fd(c->source_fd, 0, NULL);
+        watch_fd(c->sink_fd, 0, NULL);
+        watch_fd(c->error_fd, 0, NULL);
+        watch_fd(c->pid_fd, 0, NULL);
+    }
+}
+
+/* One ready descriptor of a connection: the socket, or one of a channel's pipes or sockets. */
+static void handle_ready(struct connection *conn, int fd, uint32_t revents) {
+    if (fd == conn->fd) {
+        if (conn->state == KEY_EXCHANGE) {
+            /* Linux clears QUICKACK by itself: without it OpenSSH clients wait ~40 ms per round trip. */
+            set_int_option(conn->fd, IPPROTO_TCP, TCP_QUICKACK);
+            int rc = ssh_handle_key_exchange(conn->session);
+            if (rc == SSH_OK) {
+                conn->state = RUNNING;
+                conn->event = ssh_event_new();
+                ssh_event_add_session(conn->event, conn->session);
+            } else if (rc != SSH_AGAIN) {
+                conn->dead = 1;
+            }
+        } else {
+            if (!conn->authenticated) set_int_option(conn->fd, IPPROTO_TCP, TCP_QUICKACK);
+            /* libssh reads 4 KiB per call: drain what the socket has (bounded) in one wake-up. */
+            for (int round = 0; round < DOPOLL_BATCH && !conn->dead; round++) {
+                if (ssh_event_dopoll(conn->event, 0) != SSH_OK) break;
+            }
+            if (ssh_get_status(conn->session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) conn->dead = 1;
+            else if ((revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN)) conn->dead = 1;
+        }
+        return;
+    }
+    for (struct channel *c = conn->channels; c; c = c->next) {
+        if (c->dead) continue;
+        if (fd == c->source_fd && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) pump_to_channel(c, &c->source_fd, 0);
+        if (fd == c->error_fd && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) pump_to_channel(c, &c->error_fd, 1);
+        if (fd == c->sink_fd && !c->sink_closed && (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+            if (pending_flush(&c->to_sink, c->sink_fd) < 0) {
+                close_fd(&c->sink_fd);
+                c->sink_closed = 1;
+            } else if (pending_length(&c->to_sink) == 0) {
+                refill_from_channel(c);
+            }
+            close_sink_if_done(c);
+        }
+        if (fd == c->pid_fd) {
+            int status;
+            if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+                c->exited = 1;
+                if (WIFSIGNALED(status)) c->exit_signal = WTERMSIG(status);
+                else c->exit_status = WEXITSTATUS(status);
+                close_fd(&c->pid_fd);
+            }
+        }
+    }
+}
 
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1", *host_key = NULL, *kex = NULL, *ciphers = NULL, *hostkey_algorithms = NULL;
@@ -494,128 +607,62 @@ int main(int argc, char **argv) {
     printf("{\"host\":\"%s\",\"port\":%d}\n", host, ntohs(local.sin_port));
     fflush(stdout);
 
-    size_t capacity = 64;
-    struct pollfd *fds = malloc(capacity * sizeof *fds);
-    struct slot *slots = malloc(capacity * sizeof *slots);
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) {
+        perror("epoll_create1");
+        return 1;
+    }
+    struct epoll_event bind_event = {.events = EPOLLIN, .data.fd = bind_fd};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, bind_fd, &bind_event);
+    struct epoll_event ready[EPOLL_BATCH];
+    struct connection *touched[EPOLL_BATCH];
     for (;;) {
-        /* What to wait for: rebuilt each round (idle = no rounds). */
-        size_t count = 0, needed = 1;
-        for (struct connection *conn = connections; conn; conn = conn->next) {
-            needed++;
-            for (struct channel *c = conn->channels; c; c = c->next) needed += MAX_FDS_PER_CHANNEL;
-        }
-        if (needed > capacity) {
-            while (capacity < needed) capacity *= 2;
-            fds = realloc(fds, capacity * sizeof *fds);
-            slots = realloc(slots, capacity * sizeof *slots);
-        }
-        fds[count] = (struct pollfd){.fd = bind_fd, .events = POLLIN};
-        slots[count++] = (struct slot){0};
-        for (struct connection *conn = connections; conn; conn = conn->next) {
-            int pending = session_write_pending(conn);
-            fds[count] = (struct pollfd){.fd = conn->fd, .events = POLLIN | (pending ? POLLOUT : 0)};
-            slots[count++] = (struct slot){conn, NULL, 0};
-            for (struct channel *c = conn->channels; c; c = c->next) {
-                int can_send = !pending && !c->finished && ssh_channel_window_size(c->channel) > 0;
-                if (c->source_fd >= 0 && can_send) {
-                    fds[count] = (struct pollfd){.fd = c->source_fd, .events = POLLIN};
-                    slots[count++] = (struct slot){conn, c, 1};
-                }
-                if (c->error_fd >= 0 && can_send) {
-                    fds[count] = (struct pollfd){.fd = c->error_fd, .events = POLLIN};
-                    slots[count++] = (struct slot){conn, c, 2};
-                }
-                if (c->sink_fd >= 0 && !c->sink_closed && pending_length(&c->to_sink) > 0) {
-                    fds[count] = (struct pollfd){.fd = c->sink_fd, .events = POLLOUT};
-                    slots[count++] = (struct slot){conn, c, 3};
-                }
-                if (c->pid_fd >= 0 && !c->exited) {
-                    fds[count] = (struct pollfd){.fd = c->pid_fd, .events = POLLIN};
-                    slots[count++] = (struct slot){conn, c, 4};
-                }
-            }
-        }
-        if (poll(fds, count, -1) < 0) {
+        int count = epoll_wait(epoll_fd, ready, EPOLL_BATCH, -1);
+        if (count < 0) {
             if (errno == EINTR) continue;
-            perror("poll");
+            perror("epoll_wait");
             return 1;
         }
-        if (fds[0].revents & POLLIN) connection_accept(bind);
-        for (size_t i = 1; i < count; i++) {
-            if (fds[i].revents == 0) continue;
-            struct connection *conn = slots[i].conn;
-            struct channel *c = slots[i].channel;
-            if (conn->dead || (c && c->dead)) continue;
-            switch (slots[i].role) {
-            case 0:
-                if (conn->state == KEY_EXCHANGE) {
-                    /* Linux clears QUICKACK by itself: without it OpenSSH clients wait ~40 ms per round trip. */
-                    set_int_option(conn->fd, IPPROTO_TCP, TCP_QUICKACK);
-                    int rc = ssh_handle_key_exchange(conn->session);
-                    if (rc == SSH_OK) {
-                        conn->state = RUNNING;
-                        conn->event = ssh_event_new();
-                        ssh_event_add_session(conn->event, conn->session);
-                    } else if (rc != SSH_AGAIN) {
-                        conn->dead = 1;
-                    }
-                } else {
-                    if (!conn->authenticated) set_int_option(conn->fd, IPPROTO_TCP, TCP_QUICKACK);
-                    /* libssh reads 4 KiB per call: drain what the socket has (bounded) in one wake-up. */
-                    for (int round = 0; round < DOPOLL_BATCH && !conn->dead; round++) {
-                        if (ssh_event_dopoll(conn->event, 0) != SSH_OK) break;
-                    }
-                    if (ssh_get_status(conn->session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) conn->dead = 1;
-                    else if ((fds[i].revents & (POLLHUP | POLLERR | POLLNVAL)) && !(fds[i].revents & POLLIN))
-                        conn->dead = 1;
-                }
-                break;
-            case 1:
-                pump_to_channel(c, &c->source_fd, 0);
-                break;
-            case 2:
-                pump_to_channel(c, &c->error_fd, 1);
-                break;
-            case 3:
-                if (pending_flush(&c->to_sink, c->sink_fd) < 0) {
-                    close_fd(&c->sink_fd);
-                    c->sink_closed = 1;
-                } else if (pending_length(&c->to_sink) == 0) {
-                    refill_from_channel(c);
-                }
-                close_sink_if_done(c);
-                break;
-            case 4: {
-                int status;
-                if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
-                    c->exited = 1;
-                    if (WIFSIGNALED(status)) c->exit_signal = WTERMSIG(status);
-                    else c->exit_status = WEXITSTATUS(status);
-                    close_fd(&c->pid_fd);
-                }
-                break;
+        int touched_count = 0;
+        for (int i = 0; i < count; i++) {
+            int fd = ready[i].data.fd;
+            if (fd == bind_fd) {
+                struct connection *conn = connection_accept(bind);
+                if (conn) watch_fd(conn->fd, EPOLLIN, conn);
+                continue;
             }
-            }
+            /* A descriptor closed earlier in this batch is no longer in the table (or belongs to
+             * someone new, who then gets one spurious non-blocking look: harmless). */
+            struct connection *conn = (size_t)fd < registrations_size ? registrations[fd].conn : NULL;
+            if (!conn || conn->dead || registrations[fd].events == 0) continue;
+            handle_ready(conn, fd, ready[i].events);
             if (!conn->dead) progress(conn);
+            int seen = 0;
+            for (int j = 0; j < touched_count && !seen; j++) seen = touched[j] == conn;
+            if (!seen) touched[touched_count++] = conn;
         }
-        /* Free what ended, outside every libssh callback. */
-        for (struct connection **link = &connections; *link;) {
-            struct connection *conn = *link;
+        /* New interests of the connections this batch touched; free what ended, outside every libssh callback. */
+        for (int i = 0; i < touched_count; i++) {
+            struct connection *conn = touched[i];
             if (conn->dead) {
-                *link = conn->next;
+                forget_connection(conn);
                 connection_free(conn);
                 continue;
             }
             for (struct channel **clink = &conn->channels; *clink;) {
                 struct channel *c = *clink;
                 if (c->dead) {
+                    watch_fd(c->source_fd, 0, NULL);
+                    watch_fd(c->sink_fd, 0, NULL);
+                    watch_fd(c->error_fd, 0, NULL);
+                    watch_fd(c->pid_fd, 0, NULL);
                     *clink = c->next;
                     bench_channel_free(c, 1);
                 } else {
                     clink = &c->next;
                 }
             }
-            link = &conn->next;
+            update_interest(conn);
         }
     }
 }
