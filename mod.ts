@@ -1,6 +1,6 @@
 /**
- * libssh for TypeScript: SSH servers (and keys) on the system libssh, through
- * FFI, for Deno and Node.
+ * libssh for TypeScript: SSH servers and clients (and keys) on the system
+ * libssh, through FFI, for Deno and Node.
  *
  * @example Generate a host key
  * ```ts
@@ -70,6 +70,51 @@ export {
   type ExecHandler,
   type TimelineEntry,
 } from "./src/demo/mod.ts";
+export {
+  type ClientAlgorithms,
+  type ClientOptions,
+  ClientSession,
+  connect,
+  type ConnectOptions,
+} from "./src/client.ts";
+export {
+  AuthFailedError,
+  type AuthMethodName,
+  type ClientAuth,
+  type KbdintHandler,
+  type KbdintPrompt,
+  type KbdintRequest,
+} from "./src/client/authenticate.ts";
+export {
+  ChannelOpenError,
+  ClientChannel,
+  type ClientWriteOptions,
+  type ExitResult,
+  type PtyOptions,
+} from "./src/client/client_channel.ts";
+export {
+  type DirectTcpipOptions,
+  type ForwardedConnectionInfo,
+  LocalForward,
+  type LocalForwardOptions,
+  RemoteForward,
+  type RemoteForwardOptions,
+} from "./src/client/forwarding.ts";
+export {
+  type HostKeyInfo,
+  type HostKeyPolicy,
+  KnownHosts,
+  type KnownHostsPolicy,
+} from "./src/client/host_key.ts";
+export type { KeepaliveOptions } from "./src/client/keepalive.ts";
+export {
+  CommandFailedError,
+  type CompletedProcess,
+  type ExecOptions,
+  type RunOptions,
+  SshProcess,
+} from "./src/client/process.ts";
+export type { AddressFamily } from "./src/client/transport.ts";
 export {
   SftpClient,
   type SftpLimits,

@@ -65,13 +65,9 @@ function formatIPv6(bytes: Uint8Array): string {
   return `${groups.slice(0, bestStart).join(":")}::${groups.slice(bestStart + bestLength).join(":")}`;
 }
 
-/** The local (`getsockname`) or remote (`getpeername`) address of a socket; null when unknown. */
-export function socketAddress(backend: Backend, fd: number, side: "local" | "peer"): SocketAddress | null {
-  const storage = new Uint8Array(128); // struct sockaddr_storage
-  const length = new Uint32Array([storage.length]);
-  const call = side === "local" ? backend.libc.getsockname : backend.libc.getpeername;
-  if (fd < 0 || call(fd, storage, length) !== 0) return null;
-  const view = new DataView(storage.buffer);
+/** The address in a `struct sockaddr` (IPv4 or IPv6); null for other families. */
+export function sockaddrAddress(storage: Uint8Array<ArrayBuffer>): SocketAddress | null {
+  const view = new DataView(storage.buffer, storage.byteOffset, storage.byteLength);
   const family = view.getUint16(0, true);
   const port = view.getUint16(2, false);
   if (family === AF_INET) {
@@ -81,4 +77,13 @@ export function socketAddress(backend: Backend, fd: number, side: "local" | "pee
     return { address: formatIPv6(storage.subarray(8, 24)), port, family: "IPv6" };
   }
   return null;
+}
+
+/** The local (`getsockname`) or remote (`getpeername`) address of a socket; null when unknown. */
+export function socketAddress(backend: Backend, fd: number, side: "local" | "peer"): SocketAddress | null {
+  const storage = new Uint8Array(128); // struct sockaddr_storage
+  const length = new Uint32Array([storage.length]);
+  const call = side === "local" ? backend.libc.getsockname : backend.libc.getpeername;
+  if (fd < 0 || call(fd, storage, length) !== 0) return null;
+  return sockaddrAddress(storage);
 }

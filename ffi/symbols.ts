@@ -614,6 +614,227 @@ export const libsshSymbols = {
     ],
     result: "i32",
   },
+
+  // ---- client (src/client.ts, src/client/) ----
+  ssh_options_set: {
+    parameters: [
+      "pointer", // ssh_session session
+      "i32", // enum ssh_options_e type
+      "buffer", // const void *value (a C string, or a pointer to an int / a bool)
+    ],
+    result: "i32",
+  },
+  ssh_options_get: {
+    parameters: [
+      "pointer", // ssh_session session
+      "i32", // enum ssh_options_e type
+      "buffer", // char **value (out, free with ssh_string_free_char)
+    ],
+    result: "i32",
+  },
+  ssh_connect: {
+    parameters: ["pointer"], // ssh_session session
+    result: "i32", // SSH_OK, SSH_AGAIN (non-blocking) or SSH_ERROR
+  },
+  ssh_get_server_publickey: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // ssh_key *key (out)
+    ],
+    result: "i32",
+  },
+  ssh_session_is_known_server: {
+    parameters: ["pointer"], // ssh_session session
+    result: "i32", // enum ssh_known_hosts_e
+  },
+  ssh_session_update_known_hosts: {
+    parameters: ["pointer"], // ssh_session session
+    result: "i32",
+  },
+  ssh_session_export_known_hosts_entry: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // char **pentry_string (out, free with ssh_string_free_char)
+    ],
+    result: "i32",
+  },
+  ssh_get_serverbanner: {
+    parameters: ["pointer"], // ssh_session session
+    result: "pointer", // const char *
+  },
+  ssh_get_issue_banner: {
+    parameters: ["pointer"], // ssh_session session
+    result: "pointer", // char * (free with ssh_string_free_char)
+  },
+  ssh_get_disconnect_message: {
+    parameters: ["pointer"], // ssh_session session
+    result: "pointer", // const char *
+  },
+  ssh_userauth_none: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username (NULL: the session's user)
+    ],
+    result: "i32", // enum ssh_auth_e
+  },
+  ssh_userauth_list: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username (unused)
+    ],
+    result: "i32", // SSH_AUTH_METHOD_* bits
+  },
+  ssh_userauth_password: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username
+      "buffer", // const char *password
+    ],
+    result: "i32",
+  },
+  ssh_userauth_try_publickey: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username
+      "pointer", // const ssh_key pubkey
+    ],
+    result: "i32",
+  },
+  ssh_userauth_publickey: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username
+      "pointer", // const ssh_key privkey
+    ],
+    result: "i32",
+  },
+  ssh_userauth_agent: {
+    // On a worker thread: libssh waits for the agent's answer with poll(-1) whatever the blocking mode.
+    // The caller makes sure nothing else touches the session meanwhile.
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *username
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  ssh_userauth_kbdint: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *user
+      "buffer", // const char *submethods
+    ],
+    result: "i32",
+  },
+  ssh_userauth_kbdint_getname: {
+    parameters: ["pointer"], // ssh_session session
+    result: "pointer", // const char *
+  },
+  ssh_userauth_kbdint_getinstruction: {
+    parameters: ["pointer"], // ssh_session session
+    result: "pointer", // const char *
+  },
+  ssh_userauth_kbdint_getnprompts: {
+    parameters: ["pointer"], // ssh_session session
+    result: "i32",
+  },
+  ssh_userauth_kbdint_getprompt: {
+    parameters: [
+      "pointer", // ssh_session session
+      "u32", // unsigned int i
+      "buffer", // char *echo (out)
+    ],
+    result: "pointer", // const char *
+  },
+  ssh_userauth_kbdint_setanswer: {
+    parameters: [
+      "pointer", // ssh_session session
+      "u32", // unsigned int i
+      "buffer", // const char *answer
+    ],
+    result: "i32",
+  },
+  ssh_channel_open_session: {
+    parameters: ["pointer"], // ssh_channel channel
+    result: "i32",
+  },
+  ssh_channel_open_forward: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *remotehost
+      "i32", // int remoteport
+      "buffer", // const char *sourcehost
+      "i32", // int localport
+    ],
+    result: "i32",
+  },
+  ssh_channel_request_env: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *name
+      "buffer", // const char *value
+    ],
+    result: "i32",
+  },
+  ssh_channel_request_pty_size: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *term
+      "i32", // int cols
+      "i32", // int rows
+    ],
+    result: "i32",
+  },
+  ssh_channel_change_pty_size: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "i32", // int cols
+      "i32", // int rows
+    ],
+    result: "i32",
+  },
+  ssh_channel_request_exec: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *cmd
+    ],
+    result: "i32",
+  },
+  ssh_channel_request_shell: {
+    parameters: ["pointer"], // ssh_channel channel
+    result: "i32",
+  },
+  ssh_channel_request_subsystem: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *subsystem
+    ],
+    result: "i32",
+  },
+  ssh_channel_request_send_signal: {
+    parameters: [
+      "pointer", // ssh_channel channel
+      "buffer", // const char *signum (without "SIG")
+    ],
+    result: "i32",
+  },
+  ssh_channel_listen_forward: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *address
+      "i32", // int port
+      "buffer", // int *bound_port (out)
+    ],
+    result: "i32",
+  },
+  ssh_channel_cancel_forward: {
+    parameters: [
+      "pointer", // ssh_session session
+      "buffer", // const char *address
+      "i32", // int port
+    ],
+    result: "i32",
+  },
 } as const satisfies Record<string, ForeignFunction>;
 
 /** C library symbols: the waiting primitives the reactor needs and socket options. */
@@ -939,6 +1160,16 @@ export const libcSymbols = {
     parameters: [
       "i32", // pid_t pid
       "i32", // int sig
+    ],
+    result: "i32",
+  },
+  // ---- client jump hosts (ffi/socket_pair.ts) ----
+  socketpair: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+      "buffer", // int sv[2]
     ],
     result: "i32",
   },

@@ -42,7 +42,7 @@ export interface ResolvedAddress {
  * `getaddrinfo`'s arguments in memory that stays put while a worker thread
  * uses it: buffers of their own (never V8's small on-heap arrays, which move).
  */
-function lookupArguments(host: string, port: number, flags: number): {
+function lookupArguments(host: string, port: number, flags: number, family = 0): {
   node: Uint8Array<ArrayBuffer>;
   service: Uint8Array<ArrayBuffer>;
   hints: Uint8Array<ArrayBuffer>;
@@ -56,6 +56,7 @@ function lookupArguments(host: string, port: number, flags: number): {
   const hints = new Uint8Array(new ArrayBuffer(128), 0, ADDRINFO.bytes);
   const view = new DataView(hints.buffer);
   view.setInt32(ADDRINFO.flags, AI_NUMERICSERV | flags, true);
+  view.setInt32(ADDRINFO.family, family, true);
   view.setInt32(ADDRINFO.socktype, SOCK_STREAM, true);
   return {
     node: own(cString(host)),
@@ -107,9 +108,17 @@ export function numericAddresses(backend: Backend, host: string, port: number): 
   return addresses;
 }
 
-/** Resolves a name on a worker thread (a lookup may wait for DNS); throws when it does not resolve. */
-export async function lookUp(backend: Backend, host: string, port: number): Promise<ResolvedAddress[]> {
-  const args = lookupArguments(host, port, 0);
+/**
+ * Resolves a name on a worker thread (a lookup may wait for DNS); throws when
+ * it does not resolve. `family` (`AF_INET`, `AF_INET6`) keeps only that family.
+ */
+export async function lookUp(
+  backend: Backend,
+  host: string,
+  port: number,
+  family = 0,
+): Promise<ResolvedAddress[]> {
+  const args = lookupArguments(host, port, 0, family);
   const rc = await backend.libc.getaddrinfo_async(args.node, args.service, args.hints, args.result);
   if (rc !== 0) throw new Error(`cannot resolve ${host} (getaddrinfo error ${rc})`);
   const addresses = addressList(backend, args.result);
@@ -125,16 +134,27 @@ function openSocket(backend: Backend, family: number): number {
 }
 
 /**
- * Starts a non-blocking connect to `address`: the descriptor with errno 0
+ * Starts a non-blocking connect to `address` (from the `local` address when
+ * given): the descriptor with errno 0
  * (connected) or `EINPROGRESS` (the reactor reports it writable once done:
  * read `connectResult`). On an immediate failure the descriptor is closed and
  * the `ErrnoError` thrown.
  */
-export function startConnect(backend: Backend, address: ResolvedAddress, what: string): {
+export function startConnect(
+  backend: Backend,
+  address: ResolvedAddress,
+  what: string,
+  local?: ResolvedAddress,
+): {
   fd: number;
   errno: number;
 } {
   const fd = openSocket(backend, address.family);
+  if (local && backend.libc.bind(fd, local.sockaddr, local.sockaddr.length) !== 0) {
+    const error = new ErrnoError(backend, `bind before ${what}`);
+    backend.libc.close(fd);
+    throw error;
+  }
   if (backend.libc.connect(fd, address.sockaddr, address.sockaddr.length) === 0) return { fd, errno: 0 };
   const errno = lastErrno(backend);
   if (errno === EINPROGRESS) return { fd, errno };

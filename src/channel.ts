@@ -4,13 +4,14 @@
  * @module
  */
 
-import type { Pointer } from "../ffi/backend.ts";
+import type { Backend, Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
 import { SSH_AGAIN, SSH_EOF, SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { type CallbackStruct, channelCallbackStruct, type ChannelHandlers } from "../ffi/trampolines.ts";
 import type { ChannelCallbackField } from "../ffi/structs.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
 import { closedError, SshError } from "./errors.ts";
+import type { LimitName, ResolvedLimits } from "./limits.ts";
 import { type Session, type SessionCore, sessionCore } from "./session.ts";
 
 const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
@@ -172,14 +173,67 @@ class ChannelCallbackHandlers implements ChannelHandlers {
   }
 }
 
+/**
+ * What a channel needs of the session it belongs to: the server's
+ * `SessionCore` and the client's core both provide it.
+ */
+export interface ChannelHost {
+  readonly backend: Backend;
+  /** The native session. */
+  readonly handle: Pointer;
+  /** The session's open channels, by native address; a channel adds and removes itself. */
+  readonly channels: Map<bigint, ChannelOwner>;
+  /** The connection ended: nothing more can be sent. */
+  readonly disconnected: boolean;
+  /** Where errors thrown by callbacks go. */
+  onError(error: unknown, context: string): void;
+  /** Runs a libssh call that may call back into JS (frees requested meanwhile wait until it returns). */
+  call<T>(fn: () => T): T;
+  /** Runs `fn` now, or right after the libssh call in progress returns. */
+  defer(fn: () => void): void;
+  /** libssh's last error text for the session. */
+  errorText(): string;
+  /** Recomputes what the reactor waits for on the session's socket. */
+  updateInterest(): void;
+  /** Whether a libssh call runs (for any session): a write must not go straight into libssh then. */
+  readonly inLibssh: boolean;
+  /** The bounds in force (`ServerLimits`; a client session uses the defaults). */
+  readonly limits: ResolvedLimits;
+  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
+  outputFull(): boolean;
+  /** Runs `write` (an `ssh_channel_write`) through `call`, counting what libssh may queue of it. */
+  sendData(write: () => number): number;
+  /** Traffic went out (the idle timeout counts from now). */
+  noteActivity(): void;
+  /** A refusal at a limit that leaves the session up. */
+  reportLimit(limit: LimitName): void;
+  /** Bytes of channel input the session's consumers hold in JS (see `ChannelCore.holdInput`). */
+  inputHeld: number;
+  /** A channel was refused input room because of the session's budget. */
+  inputStarved: boolean;
+  /** The session's input budget has room again. */
+  inputFreed(): void;
+}
+
+/** The public object a channel core serves. */
+export interface ChannelOwner {
+  close(): Promise<void>;
+}
+
 /** The internals of a channel (not part of the public API). */
-export class ChannelCore {
-  readonly session: SessionCore;
+export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelOwner = SshChannel> {
+  readonly session: H;
   readonly handle: Pointer;
   readonly address: bigint;
-  readonly channel: SshChannel;
+  readonly channel: O;
   /** `close()` was called. */
   closed = false;
+  /**
+   * This side asked to open the channel and the peer has not confirmed it:
+   * closing it then sends nothing (libssh would send EOF and close to the
+   * peer's channel number 0, someone else's channel).
+   */
+  unconfirmed = false;
   /** The native channel was freed (or its session was). */
   freed = false;
   remoteEof = false;
@@ -206,7 +260,7 @@ export class ChannelCore {
    */
   onInputRoom: (() => void) | undefined;
 
-  constructor(session: SessionCore, handle: Pointer, channel: SshChannel) {
+  constructor(session: H, handle: Pointer, channel: O) {
     this.session = session;
     this.handle = handle;
     this.address = session.backend.address(handle);
@@ -258,7 +312,12 @@ export class ChannelCore {
     return struct;
   }
 
-  setCallbacks(callbacks: ChannelCallbacks): void {
+  /** Adds decoded libssh channel callbacks; they are removed when the channel is freed. */
+  addHandlers(handlers: Partial<ChannelHandlers>, context: string): void {
+    this.#addStruct(handlers, context);
+  }
+
+  setCallbacks(this: ChannelCore<SessionCore, SshChannel>, callbacks: ChannelCallbacks): void {
     const handlers = new ChannelCallbackHandlers(this.session.session, this.channel, callbacks);
     const set = (Object.keys(FIELDS) as ChannelCallbackName[]).filter((name) =>
       callbacks[name] !== undefined
@@ -525,7 +584,7 @@ export class ChannelCore {
     this.freed = true;
     for (const { struct } of this.#structs) libssh.ssh_remove_channel_callbacks(this.handle, struct.pointer);
     this.#releaseStructs();
-    if (!this.session.disconnected) libssh.ssh_channel_close(this.handle);
+    if (!this.session.disconnected && !this.unconfirmed) libssh.ssh_channel_close(this.handle);
     libssh.ssh_channel_free(this.handle);
     this.session.channels.delete(this.address);
     this.session.updateInterest();

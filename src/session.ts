@@ -32,6 +32,7 @@ import {
   RequestType,
 } from "./message.ts";
 import { type LimitName, type ResolvedLimits, resolveLimits } from "./limits.ts";
+import { enterLibssh, inLibssh, leaveLibssh } from "./libssh_calls.ts";
 import { reactor, type Watch } from "./reactor.ts";
 
 /** Where callback errors go: the error, and which callback threw. */
@@ -48,8 +49,6 @@ const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
 
 const cores = new Map<bigint, SessionCore>();
 const DEFAULT_RESOLVED_LIMITS = resolveLimits();
-/** libssh calls in progress through `SessionCore.call`, all sessions together (they nest through callbacks). */
-let libsshCalls = 0;
 
 /** A client that says nothing for this long while the key exchange waits for it idles (see `startupStage`). */
 const QUIET_MS = 1000;
@@ -275,11 +274,11 @@ export class SessionCore {
    */
   call<T>(fn: () => T): T {
     this.#depth++;
-    libsshCalls++;
+    enterLibssh();
     try {
       return fn();
     } finally {
-      libsshCalls--;
+      leaveLibssh();
       if (--this.#depth === 0) {
         if (this.#deferred.length > 0) this.#runDeferred();
         this.#noticeSocketClosed();
@@ -289,7 +288,7 @@ export class SessionCore {
 
   /** Whether a libssh call (and so perhaps a callback of it) is running, for any session. */
   get inLibssh(): boolean {
-    return libsshCalls > 0;
+    return inLibssh();
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Writable } from "node:stream";
 import { native } from "../../ffi/load.ts";
 import { WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
 import { type ChannelCore, channelCore, type SshChannel } from "../channel.ts";
-import type { FdStream } from "./fd_stream.ts";
+import type { FdStream } from "../fd_stream.ts";
 
 /** Bytes taken from libssh per read when the command has room again. */
 const READ_CHUNK = 64 * 1024;

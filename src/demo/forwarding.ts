@@ -29,44 +29,10 @@ import { SshChannel } from "../channel.ts";
 import type { Message } from "../message.ts";
 import { reactor, type Watch } from "../reactor.ts";
 import type { Session } from "../session.ts";
-import { FdStream } from "./fd_stream.ts";
+import { bridge, FdStream } from "../fd_stream.ts";
 
 /** Records a timeline event. */
 export type ForwardRecorder = (event: string, data?: Record<string, unknown>) => void;
-
-/**
- * Copies both ways between a channel and a socket until both directions ended
- * (half-close: EOF one way leaves the other open), then closes both.
- */
-export async function bridge(channel: SshChannel, stream: FdStream): Promise<{ up: number; down: number }> {
-  let up = 0, down = 0;
-  const toSocket = async (): Promise<void> => {
-    for await (const chunk of channel.readable) {
-      await stream.write(chunk as Uint8Array<ArrayBuffer>);
-      up += chunk.length;
-    }
-    stream.shutdownWrite();
-  };
-  const toChannel = async (): Promise<void> => {
-    for (let chunk = await stream.read(); chunk !== null; chunk = await stream.read()) {
-      await channel.write(chunk);
-      down += chunk.length;
-    }
-    if (channel.isOpen) await channel.sendEof();
-  };
-  const directions = [toSocket(), toChannel()];
-  try {
-    // The first failure (a reset socket, a closed channel) ends both directions.
-    await Promise.all(directions);
-  } catch {
-    // reported as the byte counts so far
-  } finally {
-    stream.close();
-    await channel.close();
-    await Promise.allSettled(directions);
-  }
-  return { up, down };
-}
 
 /** How long a direct-tcpip open may hold the JS thread waiting for its connect (loopback answers at once). */
 const CONNECT_WAIT_MS = 5;

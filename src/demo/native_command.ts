@@ -17,7 +17,7 @@ import type { SshChannel } from "../channel.ts";
 import { reactor } from "../reactor.ts";
 import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
-import { FdStream } from "./fd_stream.ts";
+import { FdStream } from "../fd_stream.ts";
 
 /** Bytes read from a command's output per read. */
 const OUTPUT_CHUNK = 64 * 1024;

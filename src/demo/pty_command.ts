@@ -20,7 +20,7 @@ import {
   signalChild,
 } from "./command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
-import { FdStream } from "./fd_stream.ts";
+import { FdStream } from "../fd_stream.ts";
 
 /** How long output may still drain after the program exited (a background job may hold the terminal). */
 const DRAIN_AFTER_EXIT_MS = 1000;

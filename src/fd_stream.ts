@@ -1,15 +1,16 @@
 /**
  * A non-blocking descriptor this process owns (a forwarded TCP connection, a
- * pty master), read and written with promises through the reactor.
+ * pty master, one end of a jump host's socket pair), read and written with
+ * promises through the reactor.
  *
  * @module
  */
 
-import { native } from "../../ffi/load.ts";
-import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
-import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../../ffi/platform.ts";
-import { shutdownWrite } from "../../ffi/tcp.ts";
-import { reactor, type Watch } from "../reactor.ts";
+import { native } from "../ffi/load.ts";
+import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../ffi/fd.ts";
+import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
+import { shutdownWrite } from "../ffi/tcp.ts";
+import { reactor, type Watch } from "./reactor.ts";
 
 const READ_CHUNK = 64 * 1024;
 /** Where reads land; each returns a copy of its size (one allocation, not a 64 KiB buffer per read). */
@@ -105,4 +106,47 @@ export class FdStream {
     reader?.();
     writer?.();
   }
+}
+
+/** A channel as `bridge` uses it: a server's `SshChannel` or a client's `ClientChannel`. */
+export interface ByteChannel {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly isOpen: boolean;
+  write(data: Uint8Array): Promise<void>;
+  sendEof(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Copies both ways between a channel and a socket until both directions ended
+ * (half-close: EOF one way leaves the other open), then closes both.
+ */
+export async function bridge(channel: ByteChannel, stream: FdStream): Promise<{ up: number; down: number }> {
+  let up = 0, down = 0;
+  const toSocket = async (): Promise<void> => {
+    for await (const chunk of channel.readable) {
+      await stream.write(chunk as Uint8Array<ArrayBuffer>);
+      up += chunk.length;
+    }
+    stream.shutdownWrite();
+  };
+  const toChannel = async (): Promise<void> => {
+    for (let chunk = await stream.read(); chunk !== null; chunk = await stream.read()) {
+      await channel.write(chunk);
+      down += chunk.length;
+    }
+    if (channel.isOpen) await channel.sendEof();
+  };
+  const directions = [toSocket(), toChannel()];
+  try {
+    // The first failure (a reset socket, a closed channel) ends both directions.
+    await Promise.all(directions);
+  } catch {
+    // reported as the byte counts so far
+  } finally {
+    stream.close();
+    await channel.close();
+    await Promise.allSettled(directions);
+  }
+  return { up, down };
 }
