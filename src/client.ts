@@ -84,6 +84,8 @@ import {
   stopper,
 } from "./client/process.ts";
 import { type AddressFamily, connectTcp, jumpSocket } from "./client/transport.ts";
+import { SftpClient } from "./sftp/client.ts";
+import type { SftpClientOptions } from "./sftp/_session.ts";
 
 /** Algorithm lists (comma-separated, in order of preference) instead of libssh's defaults. */
 export interface ClientAlgorithms {
@@ -592,6 +594,35 @@ export class ClientSession {
       process.exited.then(disarm, disarm);
     }
     return process;
+  }
+
+  /**
+   * Starts SFTP on an `sftp` subsystem channel of this session (README
+   * "SFTP"). Closing the `SftpClient` closes its channel; the session stays.
+   *
+   * @example
+   * ```ts
+   * import type { ClientSession } from "@libssh/libssh";
+   *
+   * declare const ssh: ClientSession;
+   * await using sftp = await ssh.sftp();
+   * await sftp.writeFile("hello.txt", "hi\n");
+   * console.log((await sftp.stat("hello.txt")).size);
+   * ```
+   */
+  async sftp(options?: SftpClientOptions): Promise<SftpClient> {
+    const channel = await this.openSession({ signal: options?.signal });
+    try {
+      await channel.requestSubsystem("sftp");
+    } catch (error) {
+      await channel.close();
+      throw error;
+    }
+    // over() closes the channel itself when the SFTP handshake fails.
+    return SftpClient.over(
+      { readable: channel.readable, writable: channel.writable, close: () => channel.close() },
+      options,
+    );
   }
 
   /** Opens a session channel, to send requests yourself (`requestPty`, `requestExec`, …). */
