@@ -96,7 +96,8 @@ for release in "${releases[@]}"; do
   say "ssh_version() = $loaded: examples (deno test examples/deno/, pytest, the shell script)"
   "$deno" test --quiet --allow-all examples/deno/ 2>&1 | tee "$log" || fail "examples/deno on libssh $loaded"
   examples=$(test_summary "$log")
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider examples/pytest 2>&1 | tee "$log" ||
+  LIBSSH_DEMO="$deno run -A src/demo/cli.ts" /usr/bin/python3 -m pytest -q -p no:cacheprovider examples/pytest 2>&1 |
+    tee "$log" ||
     fail "examples/pytest on libssh $loaded"
   pytest=$(tail -1 "$log" | sed -E 's/ in [0-9.]+s$//')
   LIBSSH_DEMO="$deno run -A src/demo/cli.ts" bash examples/shell/demo_server.sh || fail "examples/shell on libssh $loaded"
