@@ -142,6 +142,11 @@ function median(values: number[]): number {
 }
 
 const log = (line: string): void => console.error(`bench:client: ${line}`);
+try {
+  Deno.statSync("/usr/bin/time");
+} catch {
+  throw new Error("the client benchmark measures ssh with /usr/bin/time: apt-get install time");
+}
 const environment = await prepare(log);
 if (environment.sshdUnavailable) throw new Error(`sshd cannot run: ${environment.sshdUnavailable}`);
 log("building npm/ for ours on Node");
