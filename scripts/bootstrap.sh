@@ -9,7 +9,7 @@ packages=(
   libssh-4 libssh-dev             # the library and the headers constants are generated from
   openssh-client sshpass          # ssh, sftp, ssh-keygen; password logins in tests
   openssh-sftp-server             # the DemoServer's SFTP subsystem
-  openssh-server dropbear-bin     # private sshd and dropbear servers for the client tests
+  openssh-server                  # a private sshd for the client tests (dropbear-bin below: a second server)
   python3-paramiko python3-asyncssh  # Python clients used by the tests
   python3-pytest                  # runs examples/pytest
   cmake make gcc libssl-dev zlib1g-dev  # build libssh 0.11/0.12 (scripts/test_libssh_versions.sh); gcc: tests/structs.test.ts
