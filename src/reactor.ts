@@ -127,8 +127,9 @@ class Reactor {
   #createPoller(): Poller {
     const poller = new EpollPoller(native());
     // Node joins its thread pool when the process exits, and one of its threads waits in
-    // epoll_wait for as long as a server listens: process.exit() would never return.
-    process.once("exit", () => poller.wake());
+    // epoll_wait for as long as a server listens: process.exit() would never return. Deno exits
+    // without waiting for it, and must not have the call complete while it tears down.
+    if (!("Deno" in globalThis)) process.once("exit", () => poller.wake());
     return poller;
   }
 
