@@ -1,10 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { type ClientSession, CommandFailedError, connect } from "../mod.ts";
+import { type ClientSession, CommandFailedError } from "../mod.ts";
 import { DemoServer } from "../src/demo/mod.ts";
 import { runScript } from "./support/clients.ts";
-import { knownHostsFile, rejectsWith, scratch, sleep } from "./support/client_fixtures.ts";
+import {
+  connectToDemo,
+  connectToSshd,
+  knownHostsFile,
+  rejectsWith,
+  scratch,
+  sleep,
+} from "./support/client_fixtures.ts";
 import { createLocalUser } from "./support/local_user.ts";
 import { startSshd } from "./support/sshd.ts";
 
@@ -19,24 +26,12 @@ async function onBothServers(
   {
     await using sshd = await startSshd();
     await using user = await createLocalUser();
-    await using ssh = await connect({
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: user.name,
-      hostKey: { fingerprint: sshd.fingerprint },
-      auth: { privateKey: sshd.clientKeyFile },
-    });
+    await using ssh = await connectToSshd(sshd, user.name);
     await body(ssh, "sshd");
   }
   {
     await using ds = await DemoServer.start();
-    await using ssh = await connect({
-      host: "127.0.0.1",
-      port: ds.port,
-      user: "tester",
-      hostKey: { key: ds.hostKey },
-      auth: { password: "foo" },
-    });
+    await using ssh = await connectToDemo(ds);
     await body(ssh, "DemoServer");
   }
 }

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClientSession, connect } from "../mod.ts";
 import { DemoServer } from "../src/demo/mod.ts";
-import { rejectsWith, scratch } from "./support/client_fixtures.ts";
+import { connectToDemo, connectToSshd, rejectsWith, scratch } from "./support/client_fixtures.ts";
 import { startSshd } from "./support/sshd.ts";
 import { startServer } from "./support/test_server.ts";
 
@@ -19,24 +19,12 @@ function sha256(data: Uint8Array): string {
 async function onBothServers(body: (ssh: ClientSession, server: string) => Promise<void>): Promise<void> {
   {
     await using sshd = await startSshd();
-    await using ssh = await connect({
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      hostKey: { fingerprint: sshd.fingerprint },
-      auth: { privateKey: sshd.clientKeyFile },
-    });
+    await using ssh = await connectToSshd(sshd);
     await body(ssh, "sshd");
   }
   {
     await using ds = await DemoServer.start();
-    await using ssh = await connect({
-      host: "127.0.0.1",
-      port: ds.port,
-      user: "tester",
-      hostKey: { key: ds.hostKey },
-      auth: { password: "foo" },
-    });
+    await using ssh = await connectToDemo(ds);
     await body(ssh, "DemoServer");
   }
 }
