@@ -244,6 +244,8 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
   #queued = 0;
   #closing: Promise<void> | undefined;
   #writers: (() => void)[] = [];
+  /** The struct of the core's own handlers, whose write-wontblock field is set only while writers wait. */
+  readonly #own: CallbackStruct<ChannelCallbackField>;
   #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; unobserve?: () => void }[] = [];
   #reader: Reader | undefined;
@@ -266,7 +268,7 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
     this.address = session.backend.address(handle);
     this.channel = channel;
     session.channels.set(this.address, channel);
-    this.#addStruct({
+    this.#own = this.#addStruct({
       eof: () => {
         this.remoteEof = true;
         this.#finishReader();
@@ -283,6 +285,8 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
         return 0;
       },
     }, "channel");
+    // libssh calls it at every POLLOUT its poll sees, which is most of them during a download.
+    this.#own.enable("writeWontblock", false);
   }
 
   live(): this {
@@ -502,12 +506,15 @@ export class ChannelCore<H extends ChannelHost = SessionCore, O extends ChannelO
   }
 
   #writable(): Promise<void> {
+    if (this.#writers.length === 0 && !this.freed) this.#own.enable("writeWontblock", true);
     return new Promise((resolve) => this.#writers.push(resolve));
   }
 
   #wakeWriters(): void {
     const writers = this.#writers;
+    if (writers.length === 0) return;
     this.#writers = [];
+    if (!this.freed) this.#own.enable("writeWontblock", false);
     for (const wake of writers) wake();
   }
 
