@@ -217,9 +217,9 @@ export class ClientCore implements ChannelHost {
       watch.setEvents(0);
       return;
     }
-    const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
-    if ((flags & SSH_WRITE_PENDING) === 0) this.#counters.drained();
-    watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
+    const status = this.backend.libssh.ssh_get_status(this.handle);
+    if ((status & SSH_WRITE_PENDING) === 0) this.#counters.drained();
+    watch.setEvents(POLLIN | ((status & SSH_WRITE_PENDING) ? POLLOUT : 0));
   }
 
   /**
