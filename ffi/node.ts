@@ -25,7 +25,7 @@ import type {
   Pointer,
 } from "./backend.ts";
 import { type ForeignFunction, libcSymbols, libsshSymbols, type NativeType } from "./symbols.ts";
-import { SshError } from "../src/errors.ts";
+import { LoadError } from "./load_error.ts";
 
 declare const koffiTypeBrand: unique symbol;
 
@@ -95,7 +95,7 @@ function loadKoffi(): KoffiModule {
   try {
     koffiModule = createRequire(import.meta.url)("koffi") as KoffiModule;
   } catch (cause) {
-    throw new SshError(
+    throw new LoadError(
       "library-not-found",
       "the Node backend needs the npm package koffi (a dependency of this package): npm install koffi",
       { cause },

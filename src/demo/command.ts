@@ -7,7 +7,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { nativeSpawnAvailable } from "../../ffi/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { ChannelInput, writableSink } from "./channel_input.ts";

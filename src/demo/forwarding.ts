@@ -11,7 +11,7 @@
  * @module
  */
 
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd, ErrnoError } from "../../ffi/fd.ts";
 import {
   acceptTcp,

@@ -9,7 +9,7 @@
  */
 
 import { constants } from "node:os";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd, readFd, WOULD_BLOCK } from "../../ffi/fd.ts";
 import { POLLIN } from "../../ffi/platform.ts";
 import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";

@@ -7,7 +7,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd } from "../../ffi/fd.ts";
 import { openPty, resizePty, type WindowSize } from "../../ffi/pty.ts";
 import type { SshChannel } from "../channel.ts";
