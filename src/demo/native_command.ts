@@ -15,7 +15,7 @@ import { POLLIN } from "../../ffi/platform.ts";
 import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { reactor } from "../reactor.ts";
-import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
+import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
 
