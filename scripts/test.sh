@@ -14,7 +14,7 @@ step "deno fmt --check"
 "$deno" fmt --check
 step "deno lint"
 "$deno" lint
-step "deno check (every file, and the examples in the docs and the README)"
+step "deno check (every file, bench/ included, and the examples in the docs and the README)"
 "$deno" check --quiet --doc
 "$deno" check --quiet --doc-only README.md
 step "deno doc --lint"
