@@ -8,7 +8,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { native } from "../_native.ts";
-import { nativeSpawnAvailable } from "../../ffi/spawn.ts";
+import { nativeSpawnAvailable } from "../../ffi/demo/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { ChannelInput, writableSink } from "./channel_input.ts";
 import { runNativeCommand } from "./native_command.ts";

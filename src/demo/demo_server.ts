@@ -13,7 +13,7 @@ import { ChannelCallbacks, ServerCallbacks } from "../callbacks.ts";
 import { SshChannel } from "../channel.ts";
 import { SessionEvent } from "../event.ts";
 import { SshKey } from "../key.ts";
-import type { WindowSize } from "../../ffi/pty.ts";
+import type { WindowSize } from "../../ffi/demo/pty.ts";
 import { ChannelType, GlobalRequestType, type Message, RequestType } from "../message.ts";
 import type { Session } from "../session.ts";
 import { runCommand } from "./command.ts";

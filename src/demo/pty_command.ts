@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { native } from "../_native.ts";
 import { closeFd } from "../../ffi/fd.ts";
-import { openPty, resizePty, type WindowSize } from "../../ffi/pty.ts";
+import { openPty, resizePty, type WindowSize } from "../../ffi/demo/pty.ts";
 import type { SshChannel } from "../channel.ts";
 import { killProcessGroup, signalChild } from "./command.ts";
 import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
