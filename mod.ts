@@ -62,15 +62,6 @@ export {
 export { type ErrorHandler, Session } from "./src/session.ts";
 export type { SocketAddress } from "./ffi/socket.ts";
 export {
-  type DemoAuthMethod,
-  type DemoClient,
-  DemoServer,
-  type DemoServerOptions,
-  type ExecContext,
-  type ExecHandler,
-  type TimelineEntry,
-} from "./src/demo/mod.ts";
-export {
   type ClientAlgorithms,
   type ClientOptions,
   ClientSession,

@@ -1,7 +1,8 @@
 /**
  * The small interface `src/` uses to reach native code, whatever the runtime.
  * `ffi/deno.ts` implements it with `Deno.dlopen`, `ffi/node.ts` with koffi;
- * both are built from the one table in `ffi/symbols.ts`.
+ * both are built from the one table in `ffi/symbols.ts` (and bind the
+ * DemoServer's, `ffi/demo/symbols.ts`, the same way on request).
  *
  * @module
  */
@@ -46,6 +47,9 @@ export type Libssh = Bindings<typeof libsshSymbols>;
 /** The C library's functions, as typed by `ffi/symbols.ts`. */
 export type Libc = Bindings<typeof libcSymbols>;
 
+/** The file the C library is opened from (glibc). */
+export const LIBC_PATH = "libc.so.6";
+
 /** The C signature of a function pointer that native code calls back. */
 export interface CallbackSignature {
   readonly parameters: readonly NativeType[];
@@ -80,6 +84,12 @@ export interface Backend {
   pointerAt(address: bigint): Pointer;
   /** The address of a JS buffer's memory; the caller keeps the buffer alive. */
   pointerOf(buffer: ArrayBufferView<ArrayBuffer>): Pointer;
+  /**
+   * Opens the C library once more with another table in the same format
+   * (the DemoServer's, `ffi/demo/symbols.ts`), so that `libc` binds only what
+   * the library itself calls. Throws what the runtime's `dlopen` throws.
+   */
+  bindLibc<T extends Record<string, ForeignFunction>>(table: T): Bindings<T>;
   /** Makes a native function pointer for `fn` with the given C signature. */
   createCallback(
     signature: CallbackSignature,

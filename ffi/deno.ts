@@ -4,18 +4,34 @@
  * @module
  */
 
-import type { Backend, CallbackSignature, Libc, Libssh, NativeCallback, Pointer } from "./backend.ts";
-import { libcSymbols, libsshSymbols } from "./symbols.ts";
+import {
+  type Backend,
+  type Bindings,
+  type CallbackSignature,
+  type Libc,
+  LIBC_PATH,
+  type Libssh,
+  type NativeCallback,
+  type Pointer,
+} from "./backend.ts";
+import { type ForeignFunction, libcSymbols, libsshSymbols } from "./symbols.ts";
 
 type DenoPointer = Deno.PointerValue;
 
 const toDeno = (pointer: Pointer): DenoPointer => pointer as unknown as DenoPointer;
 const fromDeno = (pointer: DenoPointer): Pointer => pointer as unknown as Pointer;
 
+/** Binds every entry of `table` in the library at `path`; an `optional` symbol it lacks becomes `null`. */
+function bindTable<T extends Record<string, ForeignFunction>>(path: string, table: T): Bindings<T> {
+  // Deno types "void" as a result only; the table types it as any foreign type.
+  const symbols = table as unknown as Parameters<typeof Deno.dlopen>[1];
+  return Deno.dlopen(path, symbols).symbols as unknown as Bindings<T>;
+}
+
 /** Opens libssh at `libraryPath` and the C library; throws what `Deno.dlopen` throws. */
 export function openDenoBackend(libraryPath: string): Backend {
-  const libssh = Deno.dlopen(libraryPath, libsshSymbols).symbols as unknown as Libssh;
-  const libc = Deno.dlopen("libc.so.6", libcSymbols).symbols as unknown as Libc;
+  const libssh: Libssh = bindTable(libraryPath, libsshSymbols);
+  const libc: Libc = bindTable(LIBC_PATH, libcSymbols);
   return {
     runtime: "deno",
     arch: Deno.build.arch,
@@ -42,6 +58,9 @@ export function openDenoBackend(libraryPath: string): Backend {
     },
     pointerOf(buffer): Pointer {
       return fromDeno(Deno.UnsafePointer.of(buffer));
+    },
+    bindLibc<T extends Record<string, ForeignFunction>>(table: T): Bindings<T> {
+      return bindTable(LIBC_PATH, table);
     },
     createCallback(signature: CallbackSignature, fn): NativeCallback {
       const callback = new Deno.UnsafeCallback(

@@ -1,7 +1,8 @@
 /**
  * Finds and loads libssh once per process, for whichever runtime runs us.
  *
- * Set `LIBSSH_PATH` to a library file to skip the search.
+ * Set `LIBSSH_PATH` to a library file to skip the search. Failures throw
+ * `LoadError`, which src/ reports as an `SshError` of the same code.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import type { Backend } from "./backend.ts";
 import { openDenoBackend } from "./deno.ts";
 import { openNodeBackend } from "./node.ts";
 import { prepareTrampolines } from "./trampolines.ts";
-import { SshError } from "../src/errors.ts";
+import { LoadError } from "./load_error.ts";
 
 /** The oldest libssh this binding supports. */
 export const MINIMUM_VERSION = { major: 0, minor: 10 } as const;
@@ -45,7 +46,7 @@ function open(path: string): Backend {
   if (typeof globalThis.Deno?.dlopen === "function") return openDenoBackend(path);
   const versions = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions;
   if (versions?.node) return openNodeBackend(path);
-  throw new SshError("library-not-found", "no FFI backend for this runtime: Deno 2 or Node 20+ is needed");
+  throw new LoadError("library-not-found", "no FFI backend for this runtime: Deno 2 or Node 20+ is needed");
 }
 
 /** Parses the leading `major.minor.patch` of `ssh_version()`'s text. */
@@ -73,7 +74,7 @@ function checkVersion(backend: Backend, override: string | undefined): void {
   const tooOld = !version || version.major < MINIMUM_VERSION.major ||
     (version.major === MINIMUM_VERSION.major && version.minor < MINIMUM_VERSION.minor);
   if (tooOld) {
-    throw new SshError(
+    throw new LoadError(
       "unsupported-version",
       `libssh ${text || "(unknown version)"} at ${backend.libraryPath} is too old: ` +
         `${MINIMUM_VERSION.major}.${MINIMUM_VERSION.minor} or newer is needed; ${remedy(override)}`,
@@ -92,9 +93,9 @@ export function native(): Backend {
     try {
       backend = open(path);
     } catch (e) {
-      if (e instanceof SshError) throw e;
+      if (e instanceof LoadError) throw e;
       if (isMissingFfiPermission(e)) {
-        throw new SshError(
+        throw new LoadError(
           "library-not-found",
           "libssh cannot be loaded without FFI access: run deno with --allow-ffi (or -A)",
           { cause: e },
@@ -112,7 +113,7 @@ export function native(): Backend {
   const where = override
     ? `LIBSSH_PATH=${override} (${cause instanceof Error ? cause.message : String(cause)})`
     : `any of ${paths.join(", ")}`;
-  throw new SshError("library-not-found", `libssh could not be loaded from ${where}; ${remedy(override)}`, {
+  throw new LoadError("library-not-found", `libssh could not be loaded from ${where}; ${remedy(override)}`, {
     cause,
   });
 }

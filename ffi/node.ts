@@ -15,17 +15,18 @@
  */
 
 import { createRequire } from "node:module";
-import type {
-  Backend,
-  Bindings,
-  CallbackSignature,
-  Libc,
-  Libssh,
-  NativeCallback,
-  Pointer,
+import {
+  type Backend,
+  type Bindings,
+  type CallbackSignature,
+  type Libc,
+  LIBC_PATH,
+  type Libssh,
+  type NativeCallback,
+  type Pointer,
 } from "./backend.ts";
 import { type ForeignFunction, libcSymbols, libsshSymbols, type NativeType } from "./symbols.ts";
-import { SshError } from "../src/errors.ts";
+import { LoadError } from "./load_error.ts";
 
 declare const koffiTypeBrand: unique symbol;
 
@@ -95,7 +96,7 @@ function loadKoffi(): KoffiModule {
   try {
     koffiModule = createRequire(import.meta.url)("koffi") as KoffiModule;
   } catch (cause) {
-    throw new SshError(
+    throw new LoadError(
       "library-not-found",
       "the Node backend needs the npm package koffi (a dependency of this package): npm install koffi",
       { cause },
@@ -139,7 +140,7 @@ function bindTable<T extends Record<string, ForeignFunction>>(
 export function openNodeBackend(libraryPath: string): Backend {
   const koffi = loadKoffi();
   const libssh = bindTable(koffi.load(libraryPath), libsshSymbols) as unknown as Libssh;
-  const libc = bindTable(koffi.load("libc.so.6"), libcSymbols) as unknown as Libc;
+  const libc = bindTable(koffi.load(LIBC_PATH), libcSymbols) as unknown as Libc;
   // One anonymous prototype per distinct C signature.
   const prototypes = new Map<string, KoffiType>();
   const prototypeOf = (signature: CallbackSignature): KoffiType => {
@@ -180,6 +181,9 @@ export function openNodeBackend(libraryPath: string): Backend {
     pointerOf(buffer): Pointer {
       const address = koffi.address(buffer);
       return fromKoffi(address === 0n ? null : address);
+    },
+    bindLibc<T extends Record<string, ForeignFunction>>(table: T): Bindings<T> {
+      return bindTable(koffi.load(LIBC_PATH), table);
     },
     createCallback(signature: CallbackSignature, fn): NativeCallback {
       if (callbackDepth > 0) {

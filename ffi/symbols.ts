@@ -1,6 +1,8 @@
 /**
- * The one table of every foreign function this binding calls, in the format of
- * `Deno.dlopen`. The Node backend (koffi) is derived from the same table.
+ * The one table of every foreign function the library calls, in the format of
+ * `Deno.dlopen`. The Node backend (koffi) is derived from the same table. The
+ * DemoServer's own C functions are a second table in the same format
+ * (`ffi/demo/symbols.ts`), bound only when a DemoServer needs them.
  *
  * Each parameter carries the C declaration it binds as a comment, so the table
  * can be checked against the headers line by line. Strings are passed as
@@ -925,17 +927,6 @@ export const libcSymbols = {
     ],
     result: "i32",
   },
-  poll_now: {
-    // The same poll(), run on the JS thread: only with a short timeout, where
-    // an answer is needed before a libssh callback returns.
-    name: "poll",
-    parameters: [
-      "buffer", // struct pollfd *fds
-      "u64", // nfds_t nfds
-      "i32", // int timeout
-    ],
-    result: "i32",
-  },
   __errno_location: {
     parameters: [],
     result: "pointer", // int *
@@ -1033,133 +1024,13 @@ export const libcSymbols = {
     parameters: ["pointer"], // struct addrinfo *res
     result: "void",
   },
-  openpty: {
-    parameters: [
-      "buffer", // int *amaster
-      "buffer", // int *aslave
-      "buffer", // char *name (NULL)
-      "buffer", // const struct termios *termp (NULL)
-      "buffer", // const struct winsize *winp
-    ],
-    result: "i32",
-  },
-  ttyname_r: {
-    parameters: [
-      "i32", // int fd
-      "buffer", // char *buf
-      "usize", // size_t buflen
-    ],
-    result: "i32",
-  },
   ioctl: {
-    // Declared with one pointer argument: the TIOCSWINSZ and FIONREAD forms we use.
+    // Declared with one pointer argument: the FIONREAD form (ffi/socket.ts) and the
+    // DemoServer's TIOCSWINSZ (ffi/demo/pty.ts).
     parameters: [
       "i32", // int fd
       "u64", // unsigned long request
       "buffer", // const struct winsize * / int *
-    ],
-    result: "i32",
-  },
-  // ---- processes (ffi/spawn.ts) ----
-  pipe2: {
-    parameters: [
-      "buffer", // int pipefd[2]
-      "i32", // int flags
-    ],
-    result: "i32",
-  },
-  posix_spawnp: {
-    parameters: [
-      "buffer", // pid_t *pid
-      "buffer", // const char *file
-      "buffer", // const posix_spawn_file_actions_t *file_actions
-      "buffer", // const posix_spawnattr_t *attrp
-      "buffer", // char *const argv[]
-      "buffer", // char *const envp[]
-    ],
-    result: "i32",
-  },
-  posix_spawn_file_actions_init: {
-    parameters: ["buffer"], // posix_spawn_file_actions_t *file_actions
-    result: "i32",
-  },
-  posix_spawn_file_actions_adddup2: {
-    parameters: [
-      "buffer", // posix_spawn_file_actions_t *file_actions
-      "i32", // int fd
-      "i32", // int newfd
-    ],
-    result: "i32",
-  },
-  posix_spawn_file_actions_addchdir_np: {
-    parameters: [
-      "buffer", // posix_spawn_file_actions_t *file_actions
-      "buffer", // const char *path
-    ],
-    result: "i32",
-    optional: true, // glibc >= 2.29
-  },
-  posix_spawn_file_actions_destroy: {
-    parameters: ["buffer"], // posix_spawn_file_actions_t *file_actions
-    result: "i32",
-  },
-  posix_spawnattr_init: {
-    parameters: ["buffer"], // posix_spawnattr_t *attr
-    result: "i32",
-  },
-  posix_spawnattr_setflags: {
-    parameters: [
-      "buffer", // posix_spawnattr_t *attr
-      "i16", // short flags
-    ],
-    result: "i32",
-  },
-  posix_spawnattr_setsigmask: {
-    parameters: [
-      "buffer", // posix_spawnattr_t *attr
-      "buffer", // const sigset_t *sigmask
-    ],
-    result: "i32",
-  },
-  posix_spawnattr_setsigdefault: {
-    parameters: [
-      "buffer", // posix_spawnattr_t *attr
-      "buffer", // const sigset_t *sigdefault
-    ],
-    result: "i32",
-  },
-  posix_spawnattr_destroy: {
-    parameters: ["buffer"], // posix_spawnattr_t *attr
-    result: "i32",
-  },
-  sigemptyset: {
-    parameters: ["buffer"], // sigset_t *set
-    result: "i32",
-  },
-  sigfillset: {
-    parameters: ["buffer"], // sigset_t *set
-    result: "i32",
-  },
-  pidfd_open: {
-    parameters: [
-      "i32", // pid_t pid
-      "u32", // unsigned int flags
-    ],
-    result: "i32",
-    optional: true, // glibc >= 2.36, Linux >= 5.3
-  },
-  waitpid: {
-    parameters: [
-      "i32", // pid_t pid
-      "buffer", // int *wstatus
-      "i32", // int options
-    ],
-    result: "i32",
-  },
-  kill: {
-    parameters: [
-      "i32", // pid_t pid
-      "i32", // int sig
     ],
     result: "i32",
   },

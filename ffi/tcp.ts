@@ -1,22 +1,20 @@
 /**
- * TCP sockets this process opens itself (the DemoServer's port forwarding):
- * name resolution (numeric on the JS thread, names on a worker), non-blocking
- * connect, listen and accept.
+ * TCP sockets this process opens itself (a `Bind`'s listener, the client's
+ * connection, the DemoServer's forwarding): name resolution (numeric on the
+ * JS thread, names on a worker), non-blocking connect, and listen. What only
+ * the DemoServer needs (accepting forwarded connections, a brief wait for a
+ * connect) is in `ffi/demo/tcp.ts`.
  *
  * @module
  */
 
 import type { Backend } from "./backend.ts";
 import { cString } from "./cstring.ts";
-import { claimDescriptors, ErrnoError, isExhaustion, lastErrno } from "./fd.ts";
+import { claimDescriptors, ErrnoError, lastErrno } from "./fd.ts";
 import {
   AI_NUMERICHOST,
   AI_NUMERICSERV,
-  EAGAIN,
-  ECONNABORTED,
   EINPROGRESS,
-  EINTR,
-  POLLOUT,
   SHUT_WR,
   SO_ERROR,
   SO_REUSEADDR,
@@ -26,8 +24,7 @@ import {
   SOCK_STREAM,
   SOL_SOCKET,
 } from "./platform.ts";
-import { POLLFD_BYTES } from "./structs.ts";
-import { type SocketAddress, socketAddress } from "./socket.ts";
+import { socketAddress } from "./socket.ts";
 
 /** `struct addrinfo` on 64-bit Linux. */
 const ADDRINFO = { bytes: 48, flags: 0, family: 4, socktype: 8, addrlen: 16, addr: 24, next: 40 } as const;
@@ -162,26 +159,6 @@ export function startConnect(
   throw new ErrnoError(backend, what, errno);
 }
 
-/**
- * Waits at most `timeoutMs` ON THIS THREAD for a connect in progress: only a
- * few milliseconds, where an answer is wanted before a libssh callback
- * returns (a loopback target answers at once). Returns 0 (connected),
- * `EINPROGRESS` (not yet) or the connect's errno.
- */
-export function awaitConnectBriefly(backend: Backend, fd: number, timeoutMs: number): number {
-  const pollfd = new Uint8Array(POLLFD_BYTES);
-  const view = new DataView(pollfd.buffer);
-  view.setInt32(0, fd, true);
-  view.setInt16(4, POLLOUT, true);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ready = backend.libc.poll_now(pollfd, 1n, Math.max(0, deadline - Date.now()));
-    if (ready > 0) return connectResult(backend, fd);
-    if (ready === 0) return EINPROGRESS;
-    if (lastErrno(backend) !== EINTR) return lastErrno(backend);
-  }
-}
-
 /** The outcome of a connect once its descriptor turned writable: 0 or its errno. */
 export function connectResult(backend: Backend, fd: number): number {
   const error = new Int32Array(1);
@@ -237,39 +214,6 @@ export function listenTcp(
     backend.libc.close(fd);
   }
   throw lastError;
-}
-
-/** An accepted connection. */
-export interface Accepted {
-  readonly fd: number;
-  readonly peer: SocketAddress | null;
-}
-
-/**
- * Accepts one pending connection (non-blocking): `null` when none is waiting,
- * `"exhausted"` when the system ran out of descriptors or memory (the caller
- * pauses the listener and retries later: the connection stays queued). A
- * connection that would eat into the runtime's reserve of descriptors is
- * closed at once (its client sees the connection closed) and the next one
- * is tried. Throws `ErrnoError` on other failures.
- */
-export function acceptTcp(backend: Backend, listenFd: number): Accepted | null | "exhausted" {
-  for (;;) {
-    const fd = backend.libc.accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      try {
-        claimDescriptors(backend, "accept", fd);
-      } catch {
-        continue;
-      }
-      return { fd, peer: socketAddress(backend, fd, "peer") };
-    }
-    const errno = lastErrno(backend);
-    if (errno === EINTR || errno === ECONNABORTED) continue;
-    if (errno === EAGAIN) return null;
-    if (isExhaustion(errno)) return "exhausted";
-    throw new ErrnoError(backend, "accept", errno);
-  }
 }
 
 /** Sends FIN: no more data from us, while the peer may still send. */

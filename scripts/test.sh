@@ -14,11 +14,11 @@ step "deno fmt --check"
 "$deno" fmt --check
 step "deno lint"
 "$deno" lint
-step "deno check (every file, and the examples in the docs and the README)"
+step "deno check (every file, bench/ included, and the examples in the docs and the README)"
 "$deno" check --quiet --doc
 "$deno" check --quiet --doc-only README.md
-step "deno doc --lint"
-"$deno" doc --lint mod.ts
+step "deno doc --lint (the package's entry points)"
+"$deno" doc --lint mod.ts src/demo/mod.ts src/demo/cli.ts
 step "deno test on libssh $("$deno" eval 'import { libsshVersion } from "./ffi/load.ts"; console.log(libsshVersion());')"
 "$deno" test --quiet --allow-all --v8-flags=--expose-gc tests/
 step "examples: DemoServer in deno test, the pytest fixture and the shell script around the CLI"

@@ -19,7 +19,7 @@ import {
   SSH_OK,
 } from "../ffi/constants.ts";
 import { cString } from "../ffi/cstring.ts";
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import { ECONNABORTED, EINTR, POLLIN, SOCK_CLOEXEC, SOCK_NONBLOCK } from "../ffi/platform.ts";
 import { claimDescriptors, isExhaustion, lastErrno, setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { socketAddress } from "../ffi/socket.ts";

@@ -31,7 +31,7 @@ import {
 } from "../ffi/constants.ts";
 import { cString, PointerCell } from "../ffi/cstring.ts";
 import { closeFd } from "../ffi/fd.ts";
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import type { AuthStatus } from "./auth.ts";
 import { closedError, SshError } from "./errors.ts";
 import type { SshKey } from "./key.ts";

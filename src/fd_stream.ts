@@ -6,7 +6,7 @@
  * @module
  */
 
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import { closeFd, readFd, WOULD_BLOCK, writeFd } from "../ffi/fd.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { shutdownWrite } from "../ffi/tcp.ts";

@@ -27,7 +27,7 @@ import {
   SSH_PUBLICKEY_HASH_SHA256,
 } from "../ffi/constants.ts";
 import { cString, PointerCell } from "../ffi/cstring.ts";
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import { normalizeOpenSshPrivateKey } from "./openssh_private_key.ts";
 import { closedError, fileError, SshError } from "./errors.ts";
 

@@ -14,7 +14,7 @@
  */
 
 import process from "node:process";
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import { EpollPoller, type Poller } from "../ffi/poller.ts";
 import { EEXIST, POLLERR, POLLHUP, POLLNVAL } from "../ffi/platform.ts";
 

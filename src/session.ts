@@ -6,7 +6,7 @@
 
 import type { Backend, Pointer } from "../ffi/backend.ts";
 import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../ffi/constants.ts";
-import { native } from "../ffi/load.ts";
+import { native } from "./_native.ts";
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { setCloseOnExec, setNonBlocking } from "../ffi/fd.ts";
 import { bytesWaiting, setNoDelay, setQuickAck, type SocketAddress, socketAddress } from "../ffi/socket.ts";

@@ -1,9 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { native } from "../ffi/load.ts";
 import { cString } from "../ffi/cstring.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, POLLIN } from "../ffi/platform.ts";
-import { epollEventLayout } from "../ffi/structs.ts";
+import { demoLibc } from "../ffi/demo/libc.ts";
+import { demoLibcSymbols } from "../ffi/demo/symbols.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, POLLIN, POLLOUT } from "../ffi/platform.ts";
+import { epollEventLayout, POLLFD_BYTES } from "../ffi/structs.ts";
+import { libcSymbols } from "../ffi/symbols.ts";
 
 // The same assertions run under Deno (Deno.dlopen) and Node (koffi): the two
 // backends must be indistinguishable to src/.
@@ -67,4 +71,42 @@ test("C results keep their types; nonblocking calls return Promises and write in
   } finally {
     libc.close(fd);
   }
+});
+
+test("the DemoServer's C functions are a table of their own, which the library's native() does not bind", () => {
+  const backend = native();
+  for (const name of Object.keys(demoLibcSymbols)) {
+    assert.ok(!(name in libcSymbols), `${name} is in both tables`);
+    assert.ok(!(name in backend.libc), `native() binds ${name}`);
+  }
+  const demo = demoLibc(backend);
+  assert.equal(demoLibc(backend), demo, "bound once per process");
+  for (const [name, entry] of Object.entries(demoLibcSymbols)) {
+    const binding = demo[name as keyof typeof demo];
+    if ("optional" in entry && binding === null) continue;
+    assert.equal(typeof binding, "function", name);
+  }
+});
+
+test("the DemoServer's table calls C like the library's (a pipe, poll on it, a signal 0)", () => {
+  const backend = native();
+  const demo = demoLibc(backend);
+  const fds = new Int32Array(2);
+  assert.equal(demo.pipe2(fds, 0), 0);
+  try {
+    const pollfd = new Uint8Array(POLLFD_BYTES);
+    const view = new DataView(pollfd.buffer);
+    view.setInt32(0, fds[1], true);
+    view.setInt16(4, POLLOUT, true);
+    assert.equal(demo.poll_now(pollfd, 1n, 0), 1, "an empty pipe is writable");
+    assert.equal(view.getInt16(6, true), POLLOUT);
+    assert.equal(Number(backend.libc.write(fds[1], new Uint8Array([7]), 1)), 1);
+    const byte = new Uint8Array(1);
+    assert.equal(Number(backend.libc.read(fds[0], byte, 1)), 1);
+    assert.equal(byte[0], 7);
+  } finally {
+    backend.libc.close(fds[0]);
+    backend.libc.close(fds[1]);
+  }
+  assert.equal(demo.kill(process.pid, 0), 0, "this process exists");
 });

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { native } from "../ffi/load.ts";
+import { demoLibc } from "../ffi/demo/libc.ts";
 import { EpollPoller } from "../ffi/poller.ts";
 import { POLLIN, POLLNVAL, POLLOUT } from "../ffi/platform.ts";
 import { reactor } from "../src/reactor.ts";
@@ -12,7 +13,7 @@ const O_CLOEXEC = 0o2000000;
 
 function pipe(): { read: number; write: number } {
   const fds = new Int32Array(2);
-  assert.equal(native().libc.pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  assert.equal(demoLibc(native()).pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
   return { read: fds[0], write: fds[1] };
 }
 

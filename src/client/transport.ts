@@ -8,7 +8,7 @@
  * @module
  */
 
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd, ErrnoError } from "../../ffi/fd.ts";
 import { AF_INET, AF_INET6, EINPROGRESS, POLLOUT } from "../../ffi/platform.ts";
 import { setNoDelay, sockaddrAddress } from "../../ffi/socket.ts";

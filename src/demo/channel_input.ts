@@ -9,7 +9,7 @@
  */
 
 import type { Writable } from "node:stream";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
 import { type ChannelCore, channelCore, type SshChannel } from "../channel.ts";
 import type { FdStream } from "../fd_stream.ts";

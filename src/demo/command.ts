@@ -7,37 +7,12 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { native } from "../../ffi/load.ts";
-import { nativeSpawnAvailable } from "../../ffi/spawn.ts";
+import { native } from "../_native.ts";
+import { nativeSpawnAvailable } from "../../ffi/demo/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { ChannelInput, writableSink } from "./channel_input.ts";
 import { runNativeCommand } from "./native_command.ts";
-
-/** How a command ended. */
-export interface CommandExit {
-  code: number | null;
-  signal: string | null;
-}
-
-/** A running command. */
-export interface RunningCommand {
-  /** The client sent EOF. */
-  endInput(): void;
-  /** Sends a signal (`"TERM"` or `"SIGTERM"`) to the command, as a client's signal request does. */
-  kill(signal?: string): void;
-  /** Kills the command and everything it started (its process group): the channel or server is gone. */
-  terminate(): void;
-  /** Resolves once the command ended and the channel was told. */
-  readonly finished: Promise<CommandExit>;
-}
-
-/** Options of `runCommand`. */
-export interface CommandOptions {
-  env: Readonly<Record<string, string>>;
-  cwd?: string;
-  /** Kill the command after this many milliseconds. */
-  timeout?: number;
-}
+import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
 
 /** Sends a signal named as in SSH (`"TERM"`) or in Node (`"SIGTERM"`); unknown names are ignored, as sshd does. */
 export function signalChild(child: ChildProcess, signal = "TERM"): void {
@@ -57,18 +32,6 @@ export function killProcessGroup(child: ChildProcess): void {
   try {
     process.kill(-child.pid, "SIGKILL");
   } catch { /* already gone */ }
-}
-
-/** Tells the client how the command ended (status or signal, before EOF: some clients drop it after), then closes. */
-export async function reportExit(channel: SshChannel, exit: CommandExit): Promise<void> {
-  if (channel.isOpen) {
-    try {
-      if (exit.signal) await channel.sendExitSignal(exit.signal);
-      else await channel.sendExitStatus(exit.code ?? 0);
-      await channel.sendEof();
-    } catch { /* the client closed the channel meanwhile */ }
-  }
-  await channel.close();
 }
 
 let nativeSpawn: boolean | undefined;

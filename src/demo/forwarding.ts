@@ -11,11 +11,9 @@
  * @module
  */
 
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd, ErrnoError } from "../../ffi/fd.ts";
 import {
-  acceptTcp,
-  awaitConnectBriefly,
   connectResult,
   type Listener,
   listenTcp,
@@ -24,6 +22,7 @@ import {
   type ResolvedAddress,
   startConnect,
 } from "../../ffi/tcp.ts";
+import { acceptTcp, awaitConnectBriefly } from "../../ffi/demo/tcp.ts";
 import { EINPROGRESS, ETIMEDOUT, POLLIN } from "../../ffi/platform.ts";
 import { SshChannel } from "../channel.ts";
 import type { Message } from "../message.ts";

@@ -1,7 +1,7 @@
 /**
  * Runs a client's command without the runtime's process API: `posix_spawnp`
  * with plain pipes, polled by the same reactor as the SSH sockets, exit seen
- * through a pidfd (see `ffi/spawn.ts` for why). Same behaviour as
+ * through a pidfd (see `ffi/demo/spawn.ts` for why). Same behaviour as
  * `runCommand`'s portable path: output streamed with back-pressure, client
  * EOF closes stdin, exit status or signal before EOF and close.
  *
@@ -9,13 +9,13 @@
  */
 
 import { constants } from "node:os";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd, readFd, WOULD_BLOCK } from "../../ffi/fd.ts";
 import { POLLIN } from "../../ffi/platform.ts";
-import { reapProcess, signalProcess, spawnProcess } from "../../ffi/spawn.ts";
+import { reapProcess, signalProcess, spawnProcess } from "../../ffi/demo/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { reactor } from "../reactor.ts";
-import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./command.ts";
+import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
 

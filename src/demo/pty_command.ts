@@ -7,18 +7,12 @@
  */
 
 import { spawn } from "node:child_process";
-import { native } from "../../ffi/load.ts";
+import { native } from "../_native.ts";
 import { closeFd } from "../../ffi/fd.ts";
-import { openPty, resizePty, type WindowSize } from "../../ffi/pty.ts";
+import { openPty, resizePty, type WindowSize } from "../../ffi/demo/pty.ts";
 import type { SshChannel } from "../channel.ts";
-import {
-  type CommandExit,
-  type CommandOptions,
-  killProcessGroup,
-  reportExit,
-  type RunningCommand,
-  signalChild,
-} from "./command.ts";
+import { killProcessGroup, signalChild } from "./command.ts";
+import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
 

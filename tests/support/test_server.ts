@@ -13,6 +13,7 @@ import {
   listen,
   type MessageCallback,
   ServerCallbacks,
+  type ServerLimits,
   type Session,
   SessionEvent,
   SshChannel,
@@ -31,6 +32,8 @@ export interface TestServerOptions {
   serverCallbacks?: (session: Session) => ServerCallbacks<undefined>;
   messageCallback?: MessageCallback;
   authMethods?: AuthMethod[];
+  /** The Bind's limits (default: the library's defaults). */
+  limits?: ServerLimits;
   /** Answers an exec request (default: writes `ran: <command>\n`, exit status 0). */
   onExec?: (channel: SshChannel, command: string) => void;
 }
@@ -79,7 +82,12 @@ export function execChannel(
 /** Starts a server on 127.0.0.1, port 0. */
 export function startServer(options: TestServerOptions = {}): TestServer {
   const hostKey = SshKey.generate("ed25519");
-  const bind = new Bind({ port: 0, hostKey, authMethods: options.authMethods ?? [AuthMethod.Password] });
+  const bind = new Bind({
+    port: 0,
+    hostKey,
+    authMethods: options.authMethods ?? [AuthMethod.Password],
+    limits: options.limits,
+  });
   if (options.messageCallback) bind.setMessageCallback(options.messageCallback);
   const sessions: Session[] = [];
   const events: SessionEvent[] = [];

@@ -4,8 +4,8 @@
 // workload against the benchmark's sshd and measuring its own CPU around the
 // measured part (runtime start-up and a warm-up excluded).
 //
-//   deno run -A scripts/bench/client_load.mjs '{"client":"ours","module":"…/mod.ts","workload":"handshake",…}'
-//   node scripts/bench/client_load.mjs '{"client":"ssh2","workload":"down",…}'
+//   deno run -A bench/client_load.mjs '{"client":"ours","module":"…/mod.ts","workload":"handshake",…}'
+//   node bench/client_load.mjs '{"client":"ssh2","workload":"down",…}'
 //
 // Prints one JSON line: { cpuMs, wallMs, ops, bytes, latenciesMs? }.
 import { createRequire } from "node:module";

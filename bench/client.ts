@@ -4,7 +4,7 @@
  * private sshd (the server benchmark's, pinned to curve25519 / aes128-gcm /
  * ssh-ed25519, password login), on this machine.
  *
- *   deno run -A scripts/bench/client.ts [--quick]
+ *   deno run -A bench/client.ts [--quick]
  *
  * Figures, each the client's own CPU (user + system, every thread):
  * connect + password login + exec `true` + close, per operation; exec `true`
@@ -30,7 +30,7 @@ const GIB = 1024 ** 3;
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 const LOAD = here("./client_load.mjs");
-const RESULTS_DIR = here("../../bench/results/");
+const RESULTS_DIR = here("./results/");
 
 type Workload = "handshake" | "latency" | "down" | "up";
 const WORKLOADS: Workload[] = ["handshake", "latency", "down", "up"];
@@ -63,8 +63,8 @@ async function jsClient(
   settings: object,
 ): Promise<Measurement> {
   const module = runtime === "deno"
-    ? new URL("../../mod.ts", import.meta.url).href
-    : new URL("../../npm/mod.js", import.meta.url).href;
+    ? new URL("../mod.ts", import.meta.url).href
+    : new URL("../npm/mod.js", import.meta.url).href;
   const json = JSON.stringify({ client, module, ...settings });
   const [command, args] = runtime === "deno"
     ? [Deno.execPath(), ["run", "--allow-all", LOAD, json]]
@@ -155,7 +155,7 @@ await output(Deno.execPath(), [
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  here("../build_npm.ts"),
+  here("../scripts/build_npm.ts"),
 ]);
 const fingerprint = (await output("ssh-keygen", ["-l", "-f", environment.hostKeyPath])).split(" ")[1];
 const sshd = SERVERS.find((server) => server.name === "sshd")!;

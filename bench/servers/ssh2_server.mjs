@@ -3,7 +3,7 @@
 // `sh -c` with stdin/stdout/stderr streamed and the exit status sent before
 // EOF, and direct-tcpip (connect first, then accept), as in the DemoServer.
 //
-//   node scripts/bench/servers/ssh2_server.mjs --host-key FILE [--password PW]
+//   node bench/servers/ssh2_server.mjs --host-key FILE [--password PW]
 //     [--kex LIST] [--ciphers LIST] [--hostkey-algorithms LIST]
 //
 // Prints {"host","port"} as the first stdout line; runs until SIGTERM/SIGINT.

@@ -3,7 +3,7 @@
 // cross-check) in its own Node process, driven over stdin/stdout so that the
 // benchmark can sample the server exactly around the measured part.
 //
-//   node scripts/bench/load_client.mjs '{"workload":"handshake","port":2222,…}'
+//   node bench/load_client.mjs '{"workload":"handshake","port":2222,…}'
 //
 // Protocol (one JSON object per stdout line, one word per stdin line):
 //   → {"event":"ready"}      after a warm-up connection; waits for "go"

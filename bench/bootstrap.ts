@@ -1,7 +1,7 @@
 /**
  * Gets the machine ready for the benchmark, idempotently: OpenSSH's `sshd`
  * (apt), a throw-away local user with password `foo` for it, the C server
- * built from `scripts/bench/c/`, and one ed25519 host key (in a temp dir) that
+ * built from `bench/c/`, and one ed25519 host key (in a temp dir) that
  * every server uses.
  *
  * @module
@@ -15,7 +15,7 @@ export const BENCH_USER = "benchuser";
 export const BENCH_PASSWORD = "foo";
 
 const C_DIR = fileURLToPath(new URL("./c/", import.meta.url));
-const BUILD_DIR = fileURLToPath(new URL("../../bench/build/", import.meta.url));
+const BUILD_DIR = fileURLToPath(new URL("./build/", import.meta.url));
 /** Where OpenSSH's server lives on Debian. */
 export const SSHD = "/usr/sbin/sshd";
 
@@ -86,7 +86,7 @@ async function ensureSshd(log: (line: string) => void): Promise<string | undefin
   return undefined;
 }
 
-/** Compiles `scripts/bench/c/<name>.c` into `bench/build/<name>` unless it is up to date. */
+/** Compiles `bench/c/<name>.c` into `bench/build/<name>` unless it is up to date. */
 async function build(name: string, libraries: string[], log: (line: string) => void): Promise<string> {
   const source = `${C_DIR}${name}.c`;
   const binary = `${BUILD_DIR}${name}`;

@@ -26,7 +26,7 @@ const USAGE = `usage: deno task bench [--quick] [--repetitions N] [--servers ${
 }]
                        [--workloads ${WORKLOADS.map((w) => w.name).join(",")}]`;
 
-const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 
 function fail(message: string): never {
   console.error(`bench: ${message}\n${USAGE}`);
@@ -82,7 +82,7 @@ async function commandOutput(command: string, args: string[]): Promise<string> {
 async function describeMachine(): Promise<Record<string, string>> {
   const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "unknown";
   const ssh2 = JSON.parse(
-    Deno.readTextFileSync(fileURLToPath(new URL("../../node_modules/ssh2/package.json", import.meta.url))),
+    Deno.readTextFileSync(fileURLToPath(new URL("../node_modules/ssh2/package.json", import.meta.url))),
   ) as { version: string };
   const libssh = await commandOutput("dpkg-query", ["-W", "-f", "${Version}", "libssh-4"]);
   return {

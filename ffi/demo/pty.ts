@@ -4,9 +4,10 @@
  * @module
  */
 
-import type { Backend } from "./backend.ts";
-import { claimDescriptors, ErrnoError, prepareFd } from "./fd.ts";
-import { TIOCSWINSZ } from "./platform.ts";
+import type { Backend } from "../backend.ts";
+import { claimDescriptors, ErrnoError, prepareFd } from "../fd.ts";
+import { TIOCSWINSZ } from "../platform.ts";
+import { demoLibc } from "./libc.ts";
 
 /** An open pseudo-terminal pair. */
 export interface PtyPair {
@@ -41,7 +42,7 @@ function winsize(size: WindowSize): Uint16Array<ArrayBuffer> {
 /** Opens a pty pair with the given window size; throws `ErrnoError` on failure. */
 export function openPty(backend: Backend, size: WindowSize): PtyPair {
   const fds = new Int32Array(2);
-  if (backend.libc.openpty(fds.subarray(0, 1), fds.subarray(1, 2), null, null, winsize(size)) !== 0) {
+  if (demoLibc(backend).openpty(fds.subarray(0, 1), fds.subarray(1, 2), null, null, winsize(size)) !== 0) {
     throw new ErrnoError(backend, "openpty");
   }
   const [master, slave] = fds;
@@ -50,7 +51,7 @@ export function openPty(backend: Backend, size: WindowSize): PtyPair {
     prepareFd(backend, master);
     prepareFd(backend, slave);
     const name = new Uint8Array(256);
-    const rc = backend.libc.ttyname_r(slave, name, name.length);
+    const rc = demoLibc(backend).ttyname_r(slave, name, name.length);
     if (rc !== 0) throw new ErrnoError(backend, "ttyname_r", rc);
     const path = new TextDecoder().decode(name.subarray(0, name.indexOf(0)));
     return { master, slave, path };

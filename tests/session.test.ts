@@ -1,49 +1,24 @@
+/**
+ * Session: logins through the server callbacks, lifetimes (close, use after
+ * close, closing inside a callback) and clients that die at any step.
+ */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AuthMethod,
   AuthStatus,
-  Bind,
   listen,
-  type Message,
-  RequestType,
   ServerCallbacks,
   SessionEvent,
   SshChannel,
   SshError,
-  SshKey,
 } from "../mod.ts";
-import {
-  evalModule,
-  moduleUrl,
-  python,
-  scriptCommand,
-  ssh2,
-  sshpassArgs,
-  sshWithKey,
-  sshWithPassword,
-} from "./support/clients.ts";
+import { python, scriptCommand, ssh2, sshpassArgs, sshWithKey, sshWithPassword } from "./support/clients.ts";
+import { keyFiles } from "./support/key_files.ts";
 import { execChannel, startServer } from "./support/test_server.ts";
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function tempDir(): { dir: string; [Symbol.dispose](): void } {
-  const dir = mkdtempSync(join(tmpdir(), "libssh-server-test-"));
-  return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function keygen(dir: string, name: string): string {
-  const file = join(dir, name);
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
-  return file;
-}
 
 function assertClosed(fn: () => unknown, what: string): void {
   assert.throws(fn, (e: unknown) => e instanceof SshError && e.code === "closed", what);
@@ -65,9 +40,9 @@ print(out.strip(), status); t.close()
 `;
 
 test("examples/server.ts serves OpenSSH, ssh2 and paramiko clients", async () => {
-  using tmp = tempDir();
-  const key = keygen(tmp.dir, "id_authorized");
-  const stranger = keygen(tmp.dir, "id_stranger");
+  using keys = keyFiles();
+  const key = keys.generate("id_authorized");
+  const stranger = keys.generate("id_stranger");
   const [command, args] = scriptCommand(new URL("../examples/server", import.meta.url), ["0", `${key}.pub`]);
   const server = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
   try {
@@ -120,55 +95,9 @@ test("examples/server.ts serves OpenSSH, ssh2 and paramiko clients", async () =>
   }
 });
 
-test("port 0 gives a real port; bind.close() ends listen() at once", async () => {
-  await using server = startServer();
-  assert.ok(server.port > 0 && server.port < 65536);
-  assert.equal(server.bind.port, server.port);
-  const result = await ssh2({ port: server.port, password: "foo", command: "hello" });
-  assert.deepEqual([result.stdout, result.code], ["ran: hello\n", 0]);
-  const started = performance.now();
-  await server.bind.close();
-  await server.done;
-  const elapsed = performance.now() - started;
-  assert.ok(elapsed < 100, `listen() took ${elapsed.toFixed(1)} ms to end`);
-  await server.bind.close(); // idempotent
-});
-
-test("listen() ends when its signal aborts; the bind stays usable", async () => {
-  using hostKey = SshKey.generate("ed25519");
-  await using bind = new Bind({ port: 0, hostKey });
-  const controller = new AbortController();
-  const done = listen(() => {}, bind, { signal: controller.signal });
-  controller.abort();
-  await done;
-  assert.equal(bind.isOpen, true);
-  assert.throws(() => listen(() => {}, bind, { pollTimeout: 0 }), RangeError);
-});
-
-test("bad Bind options give clear errors", () => {
-  using hostKey = SshKey.generate("ed25519");
-  assert.throws(() => new Bind({ port: 70000, hostKey }), RangeError);
-  // @ts-expect-error: the host key is required, in the types too
-  assert.throws(() => new Bind({ port: 0 }), TypeError);
-  assert.throws(() => new Bind({ port: 0, hostKey: hostKey.publicKey() }), TypeError);
-  assert.throws(
-    () => new Bind({ port: 0, hostKey: "/nonexistent/host_key" }),
-    (e: unknown) =>
-      e instanceof SshError && e.code === "io" &&
-      e.message === "host key file /nonexistent/host_key not found",
-  );
-  const taken = new Bind({ port: 0, hostKey });
-  assert.throws(
-    () => new Bind({ port: taken.port, hostKey }),
-    (e: unknown) => e instanceof SshError && e.code === "listen-failed" && /listen/.test(e.message),
-  );
-  void taken.close();
-  assert.throws(() => new Bind({ port: 0, hostKey, authMethods: [999 as AuthMethod] }), TypeError);
-});
-
 test("throwing, rejecting or garbage-returning auth callbacks deny, and are reported", async () => {
-  using tmp = tempDir();
-  const key = keygen(tmp.dir, "id");
+  using keys = keyFiles();
+  const key = keys.generate("id");
   const behaviours: [string, () => unknown][] = [
     ["throws", () => {
       throw new Error("boom");
@@ -197,53 +126,6 @@ test("throwing, rejecting or garbage-returning auth callbacks deny, and are repo
     assert.ok(server.errors.length >= 3, `${label}: errors reported (${server.errors.length})`);
     assert.ok(server.sessions.every((s) => !s.isClosed || true));
   }
-});
-
-test("a channel-open callback that throws, refuses or returns garbage gives NULL: no channel", async () => {
-  const behaviours: (() => SshChannel | null)[] = [
-    () => {
-      throw new Error("channel handler broke");
-    },
-    () => null,
-    () => "not a channel" as unknown as SshChannel,
-  ];
-  let opened = 0;
-  await using server = startServer({
-    serverCallbacks: () =>
-      new ServerCallbacks(undefined, {
-        onAuthPassword: (_s, _u, password) => password === "foo" ? AuthStatus.Success : AuthStatus.Denied,
-        onChannelOpenRequestSession: (session) =>
-          opened < behaviours.length ? behaviours[opened++]() : execChannel(session, (channel, command) => {
-            void channel.write(`ran: ${command}\n`).then(() => channel.sendExitStatus(0))
-              .then(() => channel.sendEof()).then(() => channel.close());
-          }),
-      }),
-  });
-  for (let i = 0; i < behaviours.length; i++) {
-    const refused = await sshWithPassword(server.port, "foo", "echo never");
-    assert.deepEqual([refused.code, refused.stdout], [255, ""], `behaviour ${i}: ${refused.stderr}`);
-  }
-  assert.equal(opened, behaviours.length);
-  assert.equal(server.errors.length, 2, "the throw and the garbage are reported");
-  assert.deepEqual(
-    server.errors.map((e) => e.context),
-    ["channelOpenRequestSession", "channelOpenRequestSession"],
-  );
-  const accepted = await sshWithPassword(server.port, "foo", "after");
-  assert.deepEqual([accepted.code, accepted.stdout], [0, "ran: after\n"]);
-});
-
-test("a throwing message callback denies keyboard-interactive auth", async () => {
-  await using server = startServer({
-    authMethods: [AuthMethod.Interactive],
-    messageCallback: (_session, message: Message) => {
-      if (message.type === RequestType.Auth) throw new Error("kbd-int handler broke");
-      return true;
-    },
-  });
-  const result = await ssh2({ port: server.port, kbdAnswers: ["foo", "bar"], command: "x" });
-  assert.equal(result.ok, false);
-  assert.ok(server.errors.some((e) => e.context === "message callback"));
 });
 
 test("use after close throws SshError closed; double close is fine", async () => {
@@ -286,38 +168,6 @@ test("use after close throws SshError closed; double close is fine", async () =>
   );
 });
 
-test("SessionEvent: doPoll, isAssigned, close is idempotent and stops processing", async () => {
-  using hostKey = SshKey.generate("ed25519");
-  await using bind = new Bind({ port: 0, hostKey });
-  const polls: number[] = [];
-  const done = listen(async (session) => {
-    session.setServerCallbacks(
-      new ServerCallbacks(undefined, {
-        onAuthPassword: () => AuthStatus.Success,
-        onChannelOpenRequestSession: (s) =>
-          execChannel(s, (ch, command) => {
-            void ch.write(`${command}\n`).then(() => ch.sendExitStatus(0)).then(() => ch.close());
-          }),
-      }),
-    );
-    assert.equal(await session.handleKeyExchange(), true);
-    const event = new SessionEvent(session);
-    assert.equal(event.isAssigned, true);
-    assert.throws(() => new SessionEvent(session), SshError);
-    let rc: number;
-    while ((rc = await event.doPoll()) === 0) polls.push(rc);
-    event.close();
-    event.close({ unsafe: true });
-    assert.equal(event.isAssigned, false);
-    await assert.rejects(event.doPoll(), (e: unknown) => e instanceof SshError && e.code === "closed");
-  }, bind);
-  const result = await ssh2({ port: bind.port, password: "x", command: "polled" });
-  assert.equal(result.stdout, "polled\n");
-  await bind.close();
-  await done;
-  assert.ok(polls.length > 3, `doPoll resolved ${polls.length} times`);
-});
-
 test("closing a session or channel inside its own callbacks is deferred safely", async () => {
   await using server = startServer({
     onExec: (channel, command) => {
@@ -334,28 +184,6 @@ test("closing a session or channel inside its own callbacks is deferred safely",
   }
   const healthy = await ssh2({ port: server.port, password: "foo", command: "still-serving" });
   assert.equal(healthy.stdout, "ran: still-serving\n");
-});
-
-test("closing the Bind leaves live sessions working until they end", async () => {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
-  await using server = startServer({
-    onExec: (channel) => {
-      void (async () => {
-        await released;
-        await channel.write("after bind close\n");
-        await channel.sendExitStatus(0);
-        await channel.close();
-      })();
-    },
-  });
-  const client = ssh2({ port: server.port, password: "foo", command: "wait" });
-  while (server.sessions.length === 0 || !server.sessions[0].isAuthenticated) await sleep(10);
-  await server.bind.close();
-  await server.done;
-  release();
-  const result = await client;
-  assert.equal(result.stdout, "after bind close\n");
 });
 
 test("clients dying at any step (mid-kex, mid-auth, mid-exec) never hurt the server", async () => {
@@ -400,46 +228,4 @@ test("clients dying at any step (mid-kex, mid-auth, mid-exec) never hurt the ser
   await sleep(100);
   const live = server.sessions.filter((s) => s.isConnected);
   assert.ok(live.length <= 1, `sessions still connected: ${live.length}`);
-});
-
-test("50 authenticated idle sessions cost the server almost no CPU", async () => {
-  await using server = startServer({ onExec: () => {} });
-  const child = spawn("node", [
-    fileURLToPath(new URL("./support/ssh2_client.mjs", import.meta.url)),
-    JSON.stringify({ mode: "idle", port: server.port, password: "foo", count: 50, seconds: 4 }),
-  ], { stdio: ["ignore", "pipe", "inherit"] });
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (d) => String(d).includes('"ready"') ? resolve() : undefined);
-    child.on("exit", () => reject(new Error("idle client exited early")));
-  });
-  assert.equal(server.sessions.filter((s) => s.isAuthenticated).length, 50);
-  await sleep(200);
-  const before = process.cpuUsage();
-  await sleep(2000);
-  const used = process.cpuUsage(before);
-  const ms = (used.user + used.system) / 1000;
-  assert.ok(ms < 50, `idle server used ${ms.toFixed(1)} ms CPU in 2 s`);
-  await exited;
-});
-
-test("ssh exit codes and stdin via the test server", async () => {
-  await using server = startServer();
-  const result = await sshWithPassword(server.port, "foo", "some command");
-  assert.deepEqual([result.stdout, result.code], ["ran: some command\n", 0]);
-});
-
-test("a process whose server is closed exits by itself (no poll keeps it alive)", async () => {
-  const script = `import { Bind, listen, SshKey } from ${
-    JSON.stringify(moduleUrl(new URL("../mod", import.meta.url)).href)
-  };
-const bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
-const done = listen(() => {}, bind);
-setTimeout(() => bind.close(), 100);
-await done;
-console.log("listen returned");`;
-  const result = await evalModule(script, { timeoutMs: 10_000 });
-  assert.equal(result.signal, null, "the process had to be killed: something kept it alive");
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout.trim(), "listen returned");
 });

@@ -175,7 +175,7 @@ async function jsonPort(stdout: LineReader): Promise<number | undefined> {
 /** Builds the npm package into `npm/` (what "ours" on Node imports); the reason when that fails. */
 async function buildNpmPackage(): Promise<string | undefined> {
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", here("../build_npm.ts")],
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", here("../scripts/build_npm.ts")],
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -228,7 +228,7 @@ export const SERVERS: readonly ServerKind[] = [
         args: [
           "run",
           "--allow-all",
-          here("../../src/demo/cli.ts"),
+          here("../src/demo/cli.ts"),
           ...serverFlags(environment),
         ],
         port: jsonPort,
@@ -244,7 +244,7 @@ export const SERVERS: readonly ServerKind[] = [
       launch(environment, "ours-node", {
         command: "node",
         args: [
-          here("../../npm/src/demo/cli.js"),
+          here("../npm/src/demo/cli.js"),
           ...serverFlags(environment),
         ],
         port: jsonPort,
@@ -253,7 +253,7 @@ export const SERVERS: readonly ServerKind[] = [
   {
     name: "ssh2",
     label: "ssh2 (Node)",
-    description: "the npm ssh2 1.x server on Node (scripts/bench/servers/ssh2_server.mjs)",
+    description: "the npm ssh2 1.x server on Node (bench/servers/ssh2_server.mjs)",
     prepare: () => Promise.resolve(undefined),
     start: (environment, options) =>
       launch(environment, "ssh2", {
@@ -289,7 +289,7 @@ export const SERVERS: readonly ServerKind[] = [
   {
     name: "c",
     label: "C libssh",
-    description: "a minimal single-process C server on the same libssh (scripts/bench/c/bench_server.c)",
+    description: "a minimal single-process C server on the same libssh (bench/c/bench_server.c)",
     prepare: () => Promise.resolve(undefined),
     start: (environment, options) =>
       launch(environment, "c", {

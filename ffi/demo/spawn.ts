@@ -10,13 +10,15 @@
  * with `waitpid` once the pidfd reports the exit.
  *
  * Linux only (pidfd); `nativeSpawnAvailable()` says whether it can be used.
+ * The C functions come from the DemoServer's own table (`ffi/demo/symbols.ts`).
  *
  * @module
  */
 
 import process from "node:process";
-import type { Backend } from "./backend.ts";
-import { claimDescriptors, ErrnoError, isExhaustion, lastErrno, setNonBlocking } from "./fd.ts";
+import type { Backend } from "../backend.ts";
+import { claimDescriptors, ErrnoError, isExhaustion, lastErrno, setNonBlocking } from "../fd.ts";
+import { demoLibc } from "./libc.ts";
 
 /** `O_CLOEXEC` for `pipe2`: no other child inherits our ends. */
 const O_CLOEXEC = 0o2000000;
@@ -51,10 +53,11 @@ export interface ProcessExit {
 
 /** Whether this platform has what `spawnProcess` needs (`pidfd_open`: Linux 5.3, glibc 2.36). */
 export function nativeSpawnAvailable(backend: Backend): boolean {
-  if (!backend.libc.pidfd_open) return false;
+  const { pidfd_open } = demoLibc(backend);
+  if (!pidfd_open) return false;
   // A pidfd of ourselves tells whether the kernel has the system call (out of
   // descriptors, it still has it).
-  const fd = backend.libc.pidfd_open(process.pid, 0);
+  const fd = pidfd_open(process.pid, 0);
   if (fd < 0) return isExhaustion(lastErrno(backend));
   backend.libc.close(fd);
   return true;
@@ -96,7 +99,7 @@ function environmentArray(
 
 function pipe(backend: Backend): [number, number] {
   const fds = new Int32Array(2);
-  if (backend.libc.pipe2(fds, O_CLOEXEC) !== 0) throw new ErrnoError(backend, "pipe2");
+  if (demoLibc(backend).pipe2(fds, O_CLOEXEC) !== 0) throw new ErrnoError(backend, "pipe2");
   claimDescriptors(backend, "pipe2", fds[0], fds[1]);
   return [fds[0], fds[1]];
 }
@@ -113,11 +116,11 @@ export function spawnProcess(
   env: Readonly<Record<string, string>>,
   cwd?: string,
 ): SpawnedProcess {
-  const { libc } = backend;
+  const libc = demoLibc(backend);
   if (argv.length === 0) throw new TypeError("argv is empty");
   const opened: number[] = [];
   const closeAll = (fds: number[]): void => {
-    for (const fd of fds) libc.close(fd);
+    for (const fd of fds) backend.libc.close(fd);
   };
   const actions = new Uint8Array(SPAWN_STRUCT_BYTES);
   const attributes = new Uint8Array(SPAWN_STRUCT_BYTES);
@@ -183,7 +186,7 @@ export function spawnProcess(
 /** Collects a child's exit status without blocking; undefined while it still runs. */
 export function reapProcess(backend: Backend, pid: number): ProcessExit | undefined {
   const status = new Int32Array(1);
-  if (backend.libc.waitpid(pid, status, WNOHANG) !== pid) return undefined;
+  if (demoLibc(backend).waitpid(pid, status, WNOHANG) !== pid) return undefined;
   const s = status[0];
   const termSignal = s & 0x7f;
   return termSignal === 0 ? { code: (s >> 8) & 0xff, signal: null } : { code: null, signal: termSignal };
@@ -191,5 +194,5 @@ export function reapProcess(backend: Backend, pid: number): ProcessExit | undefi
 
 /** Sends signal number `signal` to `pid` (a negative pid: its whole process group); false when it is gone. */
 export function signalProcess(backend: Backend, pid: number, signal: number): boolean {
-  return backend.libc.kill(pid, signal) === 0;
+  return demoLibc(backend).kill(pid, signal) === 0;
 }
