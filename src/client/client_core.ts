@@ -80,6 +80,10 @@ export class ClientCore implements ChannelHost {
   readonly #counters: OutputCounters;
 
   #depth = 0;
+  /** `#onReady` runs: what libssh reads then is its round of packets. */
+  #inRound = false;
+  /** The socket's byte count when reads were last accounted for (see `#noticeReads`). */
+  #seenReceived = 0;
   #deferred: (() => void)[] = [];
   #watch: Watch | undefined;
   #event: Pointer = null;
@@ -136,8 +140,35 @@ export class ClientCore implements ChannelHost {
       if (--this.#depth === 0) {
         if (this.#deferred.length > 0) this.#runDeferred();
         this.#noticeSocketClosed();
+        this.#noticeReads();
       }
     }
+  }
+
+  /**
+   * libssh read packets inside another call than the reactor's round (a
+   * channel close flushes, an open or a read processes what came in): they
+   * may answer an operation that waits, and the socket has nothing left to
+   * wake the reactor with. So the operations waiting before that call retry,
+   * as after a round (the caller's own, which waits after it, does not).
+   * Checked after each call through `call`, and in `updateInterest`, which
+   * every path runs after its libssh calls.
+   */
+  #noticeReads(): void {
+    if (this.#inRound || this.#destroyed) return;
+    const received = this.#counters.received();
+    if (received === this.#seenReceived) return;
+    this.#seenReceived = received;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    queueMicrotask(() => {
+      if (!this.#destroyed && !this.disconnected) {
+        const outputFull = this.outputFull();
+        for (const link of this.#links) link.progressed(outputFull);
+      }
+      for (const wake of waiters) wake();
+      this.updateInterest();
+    });
   }
 
   /**
@@ -211,6 +242,7 @@ export class ClientCore implements ChannelHost {
   }
 
   updateInterest(): void {
+    this.#noticeReads();
     const watch = this.#watch;
     if (!watch || this.disconnected) return;
     if (this.#workerBusy || (this.#event === null && this.#waiters.length === 0)) {
@@ -328,17 +360,28 @@ export class ClientCore implements ChannelHost {
     let ended = false;
     const event = this.#event;
     if (event !== null) {
-      this.call(() => this.#drain(event));
+      this.#inRound = true;
+      try {
+        this.call(() => this.#drain(event));
+      } finally {
+        this.#inRound = false;
+        this.#seenReceived = this.#counters.received();
+      }
       if (this.#destroyed) return;
       ended = this.#connectionEnded(revents);
     }
+    this.#progressed();
+    if (ended) this.markDisconnected();
+    else this.updateInterest();
+  }
+
+  /** After a round of packets: channels may go on, waiters retry. */
+  #progressed(): void {
     const outputFull = this.outputFull();
     for (const link of this.#links) link.progressed(outputFull);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
-    if (ended) this.markDisconnected();
-    else this.updateInterest();
   }
 
   /** `ssh_event_dopoll(event, 0)` until the socket has nothing more, or a batch limit. */
