@@ -1,4 +1,4 @@
-// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript run by Deno and Node
+// deno-lint-ignore-file explicit-function-return-type explicit-module-boundary-types -- plain JavaScript run by Deno and Node
 // What the client benchmarks' JS clients share (scripts/bench/client_load.mjs,
 // bench/sftp_load.mjs): logging in to the benchmark's sshd with this binding
 // (on Deno with mod.ts, on Node with the npm build) or with the npm `ssh2`
