@@ -7,6 +7,7 @@
  */
 
 import { SshError } from "../errors.ts";
+import { concat } from "./file.ts";
 import { PacketFramer } from "./frames.ts";
 import { MalformedPacketError, PacketReader, PacketType, PacketWriter, SFTP_VERSION } from "./packet.ts";
 import type { Parse } from "./responses.ts";
@@ -91,6 +92,8 @@ export class SftpSession {
   readonly #pending = new Map<number, Pending>();
   /** Packets waiting for the transport's back-pressure to ease, in the order they were made. */
   readonly #queue: Uint8Array[][] = [];
+  /** Packets made in this turn, sent together at its end (one SSH packet for many small requests). */
+  #outgoing: Uint8Array[] = [];
   #flushing = false;
   #unfinishedWrites = 0;
   #lastWrite: Promise<void> = Promise.resolve();
@@ -197,6 +200,14 @@ export class SftpSession {
    * they were made and the transport's back-pressure holds them here.
    */
   #send(parts: Uint8Array[]): void {
+    this.#outgoing.push(...parts);
+    if (this.#outgoing.length === parts.length) queueMicrotask(() => this.#sendOutgoing());
+  }
+
+  #sendOutgoing(): void {
+    const parts = coalesce(this.#outgoing);
+    this.#outgoing = [];
+    if (this.#failure) return;
     if (this.#queue.length === 0 && this.#hasRoom()) {
       this.#write(parts);
       return;
@@ -357,6 +368,28 @@ export class SftpSession {
     this.#fail(new SshError("closed", "the SFTP session is closed"), true);
     return this.#ended!;
   }
+}
+
+/** Parts below this size are sent merged with their neighbours; larger ones (write data) as they are. */
+const MERGE_BELOW = 4096;
+
+/** `parts` with each run of consecutive small parts merged into one. */
+function coalesce(parts: Uint8Array[]): Uint8Array[] {
+  const merged: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  const endRun = (): void => {
+    if (run.length > 0) merged.push(run.length === 1 ? run[0] : concat(run));
+    run = [];
+  };
+  for (const part of parts) {
+    if (part.length < MERGE_BELOW) run.push(part);
+    else {
+      endRun();
+      merged.push(part);
+    }
+  }
+  endRun();
+  return merged;
 }
 
 function describe(error: unknown): string {

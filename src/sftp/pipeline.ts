@@ -59,7 +59,9 @@ export class PipelinedReader {
 
   /** The next bytes of the range, or `null` at its end (nothing is pending then). */
   async next(): Promise<Uint8Array | null> {
-    while (!this.#done && this.#slots.length < this.#concurrency && this.#next < this.#end) {
+    // Refilled in batches: the requests of a batch leave together, in one SSH packet.
+    const refill = this.#slots.length <= this.#concurrency - Math.max(1, this.#concurrency >> 2);
+    while (refill && !this.#done && this.#slots.length < this.#concurrency && this.#next < this.#end) {
       const length = Math.min(this.#chunkSize, this.#end - this.#next);
       this.#slots.push(this.#request(this.#next, length));
       this.#next += length;
