@@ -8,7 +8,7 @@
 
 import { SshError } from "../errors.ts";
 import { concat } from "./file.ts";
-import { PacketFramer } from "./frames.ts";
+import { PacketFramer, splitParts } from "./frames.ts";
 import { MalformedPacketError, PacketReader, PacketType, PacketWriter, SFTP_VERSION } from "./packet.ts";
 import type { Parse } from "./responses.ts";
 import { sessionError } from "./status.ts";
@@ -253,7 +253,7 @@ export class SftpSession {
   }
 
   async #readLoop(): Promise<void> {
-    const onPacket = (body: Uint8Array): void => this.#dispatch(body);
+    const onPacket = (parts: Uint8Array[]): void => this.#dispatch(parts);
     for (;;) {
       const chunk = await this.#reader.read().catch((error) => {
         const failure = `reading from the SFTP transport failed: ${describe(error)}`;
@@ -291,8 +291,13 @@ export class SftpSession {
   }
 
   /** Hands one packet to its request; throws MalformedPacketError for one that fits no request. */
-  #dispatch(body: Uint8Array): void {
+  #dispatch(parts: Uint8Array[]): void {
     if (this.#failure) return;
+    // A read's data stays in the pieces it came in (no copy); any other packet is parsed whole.
+    const pieces = parts.length > 1 && parts[0][0] === PacketType.Data && !this.#handshake;
+    const [body, data] = pieces
+      ? splitParts(parts, DATA_HEADER_LENGTH)
+      : [parts.length === 1 ? parts[0] : concat(parts), undefined];
     const reader = new PacketReader(body, 1);
     const type = body[0] as PacketType;
     if (this.#handshake) {
@@ -322,7 +327,7 @@ export class SftpSession {
     this.#pending.delete(id);
     let result: unknown;
     try {
-      result = pending.parse({ type, reader });
+      result = pending.parse({ type, reader, data });
     } catch (error) {
       if (!(error instanceof MalformedPacketError)) {
         pending.reject(error);
