@@ -16,6 +16,11 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 /** Where the benchmarks write their Markdown and JSON. */
 export const RESULTS_DIR: string = here("./results/");
 
+/** The clients compared, in table order: ours on Deno and on Node, the npm `ssh2` client, OpenSSH's. */
+export const CLIENTS = ["ours-deno", "ours-node", "ssh2", "openssh"] as const;
+/** One of `CLIENTS`. */
+export type ClientName = typeof CLIENTS[number];
+
 /** What a client measured: its own CPU (user + system, every thread) and the wall time of the measured part. */
 export interface Measurement {
   cpuMs: number;

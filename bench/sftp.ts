@@ -22,6 +22,8 @@
 import { fileURLToPath } from "node:url";
 import { cleanUp } from "../scripts/bench/bootstrap.ts";
 import {
+  type ClientName,
+  CLIENTS,
   type LoginSettings,
   type Measurement,
   median,
@@ -45,8 +47,6 @@ const LOAD = fileURLToPath(new URL("./sftp_load.mjs", import.meta.url));
 
 type Direction = "down" | "up";
 const DIRECTIONS: Direction[] = ["down", "up"];
-const CLIENTS = ["ours-deno", "ours-node", "ssh2", "openssh"] as const;
-type ClientName = typeof CLIENTS[number];
 const LABELS: Record<ClientName, string> = {
   "ours-deno": "ours (Deno): `download` / `upload`",
   "ours-node": "ours (Node): `download` / `upload`",

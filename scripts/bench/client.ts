@@ -21,6 +21,8 @@
 import { fileURLToPath } from "node:url";
 import { cleanUp } from "./bootstrap.ts";
 import {
+  type ClientName,
+  CLIENTS,
   type Measurement,
   median,
   OPENSSH_OPTIONS,
@@ -62,8 +64,6 @@ async function opensshClient(
   };
 }
 
-const CLIENTS = ["ours-deno", "ours-node", "ssh2", "openssh"] as const;
-type ClientName = typeof CLIENTS[number];
 const LABELS: Record<ClientName, string> = {
   "ours-deno": "ours (Deno)",
   "ours-node": "ours (Node)",
