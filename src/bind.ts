@@ -30,7 +30,8 @@ import { keyHandle, SshKey } from "./key.ts";
 import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
-import { acceptedSession, type Session, sessionCore } from "./session.ts";
+import { SESSION_CORE } from "./_session_core.ts";
+import { Session } from "./session.ts";
 import { type LimitName, type ResolvedLimits, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
@@ -136,7 +137,7 @@ const SESSION_EVENT_GRACE_MS = 10_000;
  * (a key exchange in progress, or a `SessionEvent`).
  */
 function unprocessed(session: Session): string | undefined {
-  const core = sessionCore(session);
+  const core = session[SESSION_CORE];
   if (core.closed || core.disconnected || core.event || core.exchangingKeys) return undefined;
   return core.kexDone
     ? "its key exchange is done but it has no SessionEvent"
@@ -453,7 +454,7 @@ export class Bind {
       if (!owned) libc.close(fd);
       return true;
     }
-    const session = acceptedSession(sessionHandle);
+    const session = Session[SESSION_CORE](sessionHandle);
     try {
       session.setAuthMethods(this.#authMethods);
       if (this.#message) session.setMessageCallback(this.#message.callback, this.#message.userdata);
@@ -504,7 +505,7 @@ function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimi
   }
   const now = Date.now();
   for (const session of waiting) {
-    if (sessionCore(session).startupStage(now) === 0) return session;
+    if (session[SESSION_CORE].startupStage(now) === 0) return session;
   }
   return count < full ? undefined : newcomer;
 }
@@ -570,7 +571,7 @@ export function listen(
         if (dropped === session) return;
       }
       unauthenticated.add(session);
-      const core = sessionCore(session);
+      const core = session[SESSION_CORE];
       core.onAuthenticated = () => unauthenticated.delete(session);
       void core.disconnectedPromise.then(() => unauthenticated.delete(session));
       core.applyLimits(limits, (limit) => reportLimit(session, limit));

@@ -35,7 +35,7 @@ import { native } from "../ffi/load.ts";
 import type { AuthStatus } from "./auth.ts";
 import { closedError, SshError } from "./errors.ts";
 import type { SshKey } from "./key.ts";
-import type { ErrorHandler } from "./session.ts";
+import type { ErrorHandler } from "./_libssh_session.ts";
 import {
   authenticate,
   type AuthMethodName,
@@ -717,7 +717,9 @@ export class ClientSession {
   /** The channels open on this session. */
   get channels(): ClientChannel[] {
     this.#live();
-    return [...(this.#core?.channels.values() ?? [])].map((owner) => (owner as ChannelState).channel);
+    return [...(this.#core?.channels.values() ?? [])].map((channel) =>
+      (channel.owner as ChannelState).channel
+    );
   }
 
   /** libssh's last error message for this session. */

@@ -7,7 +7,8 @@
 import type { Pointer } from "../ffi/backend.ts";
 import { SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { closedError, SshError } from "./errors.ts";
-import { type AttachedEvent, type Session, type SessionCore, sessionCore } from "./session.ts";
+import { type AttachedEvent, SESSION_CORE, type SessionCore } from "./_session_core.ts";
+import type { Session } from "./session.ts";
 
 /** Options of `SessionEvent.close`. */
 export interface EventCloseOptions {
@@ -18,29 +19,6 @@ export interface EventCloseOptions {
    * until libssh has returned.
    */
   unsafe?: boolean;
-}
-
-/** `EventAttachment`'s way to `SessionEvent`'s private methods. */
-let dispatchedTo: (event: SessionEvent, rc: number) => void;
-let freeEvent: (event: SessionEvent) => void;
-
-/** An event as its session sees it: methods of one small object, not closures per session. */
-class EventAttachment implements AttachedEvent {
-  readonly handle: Pointer;
-  readonly #event: SessionEvent;
-
-  constructor(handle: Pointer, event: SessionEvent) {
-    this.handle = handle;
-    this.#event = event;
-  }
-
-  dispatched(rc: number): void {
-    dispatchedTo(this.#event, rc);
-  }
-
-  detach(): void {
-    freeEvent(this.#event);
-  }
 }
 
 /**
@@ -67,14 +45,9 @@ export class SessionEvent {
   #session: SessionCore | undefined;
   #waiters: ((rc: number) => void)[] = [];
 
-  static {
-    dispatchedTo = (event, rc) => event.#dispatched(rc);
-    freeEvent = (event) => event.#free();
-  }
-
   /** Creates an event holding `session`; its packets are processed from now on. */
   constructor(session: Session) {
-    const core = sessionCore(session).live();
+    const core = session[SESSION_CORE].live();
     if (core.event) throw new SshError("libssh", "the session already has a SessionEvent");
     const { libssh } = core.backend;
     const handle = libssh.ssh_event_new();
@@ -87,7 +60,11 @@ export class SessionEvent {
     }
     this.#handle = handle;
     this.#session = core;
-    core.event = new EventAttachment(handle, this);
+    core.event = {
+      handle,
+      dispatched: (rc) => this.#dispatched(rc),
+      detach: () => this.#free(),
+    } satisfies AttachedEvent;
     if (core.disconnected) this.#dispatched(SSH_ERROR);
     core.updateInterest();
   }
@@ -100,7 +77,7 @@ export class SessionEvent {
   /** The session it polls. */
   get session(): Session {
     if (!this.#session) throw closedError("SessionEvent");
-    return this.#session.session;
+    return this.#session.owner;
   }
 
   /**

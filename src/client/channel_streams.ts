@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ChannelCore, ChannelOwner } from "../channel.ts";
+import type { ChannelCore, ChannelOwner } from "../_channel_core.ts";
 import type { SshError } from "../errors.ts";
 import type { ClientCore } from "./client_core.ts";
 

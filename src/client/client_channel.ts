@@ -9,7 +9,7 @@
 import type { Pointer } from "../../ffi/backend.ts";
 import { SSH_AGAIN, SSH_OK, SSH_REQUEST_DENIED } from "../../ffi/constants.ts";
 import { cString } from "../../ffi/cstring.ts";
-import { ChannelCore, type ChannelOwner } from "../channel.ts";
+import { ChannelCore, type ChannelOwner } from "../_channel_core.ts";
 import { closedError, SshError } from "../errors.ts";
 import type { ClientSession } from "../client.ts";
 import { ChannelStreams } from "./channel_streams.ts";
