@@ -247,7 +247,7 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
   consumeInput(take: (data: Uint8Array) => number): void {
     this.#addStruct(
       {
-        data: (_s, _c, data, isStderr) => {
+        data: (data, isStderr) => {
           if (isStderr) return data.length;
           this.delivering++;
           try {
@@ -452,7 +452,7 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
       start: (controller) => {
         const struct = this.#addStruct(
           {
-            data: (_s, _c, data, isStderr) => {
+            data: (data, isStderr) => {
               if (isStderr || reader.done) return data.length;
               this.delivering++; // enqueue() may run the consumer's code
               try {

@@ -67,7 +67,7 @@ class SessionMessageTarget implements MessageHandlers {
     this.#core = core;
   }
 
-  message(_s: Pointer, message: Pointer): number {
+  message(message: Pointer): number {
     return this.#core.onMessage?.(message) ?? 1;
   }
 

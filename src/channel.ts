@@ -7,150 +7,47 @@
 import type { Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
 import { SSH_ERROR } from "../ffi/constants.ts";
-import type { ChannelHandlers } from "../ffi/trampolines.ts";
-import type { ChannelCallbackField } from "../ffi/structs.ts";
+import { CHANNEL_CALLBACKS } from "../ffi/structs.ts";
+import { fieldsByName, forwarderFor, observeCallbacks } from "./_callbacks.ts";
 import { CHANNEL_CORE, ChannelCore, envBytes } from "./_channel_core.ts";
 import { SESSION_CORE, type SessionCore } from "./_session_core.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
 import type { Session } from "./session.ts";
 
-const FIELDS: Record<ChannelCallbackName, ChannelCallbackField> = {
-  onData: "data",
-  onEof: "eof",
-  onClose: "close",
-  onSignal: "signal",
-  onExitStatus: "exitStatus",
-  onExitSignal: "exitSignal",
-  onPtyRequest: "ptyRequest",
-  onShellRequest: "shellRequest",
-  onAuthAgentReq: "authAgentReq",
-  onX11Req: "x11Req",
-  onPtyWindowChange: "ptyWindowChange",
-  onExecRequest: "execRequest",
-  onEnvRequest: "envRequest",
-  onSubsystemRequest: "subsystemRequest",
-  onWriteWontblock: "writeWontblock",
-};
-
 const encoder = new TextEncoder();
 
-/** A request callback's answer as libssh wants it: 0 accepts, -1 refuses. */
-function acceptance(answer: unknown, name: string): number {
-  if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
-  return answer ? 0 : -1;
-}
+const FIELDS = fieldsByName(CHANNEL_CALLBACKS);
 
 /**
- * What the trampolines call for a `ChannelCallbacks` set: methods on the
- * prototype rather than closures, as a server holds one per channel.
+ * What the trampolines call for a `ChannelCallbacks` set: the table's
+ * forwarders (methods on the prototype rather than closures, as a server
+ * holds one set per channel), plus the channel's own bookkeeping.
  */
-class ChannelCallbackHandlers implements ChannelHandlers {
-  readonly session: Session;
-  readonly channel: SshChannel;
-  readonly callbacks: ChannelCallbacks;
+class ChannelCallbackHandlers extends forwarderFor(CHANNEL_CALLBACKS) {
   readonly #core: ServerChannelCore;
 
   constructor(core: ServerChannelCore, callbacks: ChannelCallbacks) {
-    this.session = core.session.owner;
-    this.channel = core.owner;
-    this.callbacks = callbacks;
+    super([core.session.owner, core.owner], callbacks);
     this.#core = core;
   }
 
-  data(_s: Pointer, _c: Pointer, data: Uint8Array, isStderr: boolean): number {
+  data(data: Uint8Array<ArrayBuffer>, isStderr: boolean): number {
     const core = this.#core;
-    core.delivering++;
-    let used;
+    core.delivering++; // the user's code must not read what libssh is handing over (`read()` waits)
     try {
-      used = this.callbacks.onData!(this.session, this.channel, data, isStderr, this.callbacks.userdata);
+      return this.forward(CHANNEL_CALLBACKS, "data", [data, isStderr]);
     } finally {
       core.delivering--;
     }
-    if (used === undefined) return data.length;
-    if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > data.length) {
-      throw new TypeError(`onData must return a byte count from 0 to ${data.length}`);
-    }
-    return used;
   }
-  eof(): void {
-    this.callbacks.onEof!(this.session, this.channel, this.callbacks.userdata);
-  }
-  close(): void {
-    this.callbacks.onClose!(this.session, this.channel, this.callbacks.userdata);
-  }
-  signal(_s: Pointer, _c: Pointer, signal: string): void {
-    this.callbacks.onSignal!(this.session, this.channel, signal, this.callbacks.userdata);
-  }
-  exitStatus(_s: Pointer, _c: Pointer, status: number): void {
-    this.callbacks.onExitStatus!(this.session, this.channel, status, this.callbacks.userdata);
-  }
-  exitSignal(_s: Pointer, _c: Pointer, signal: string, core: boolean, message: string, lang: string): void {
-    this.callbacks.onExitSignal!(
-      this.session,
-      this.channel,
-      signal,
-      core,
-      message,
-      lang,
-      this.callbacks.userdata,
-    );
-  }
-  ptyRequest(_s: Pointer, _c: Pointer, term: string, w: number, h: number, pw: number, ph: number): number {
-    const { callbacks } = this;
-    return acceptance(
-      callbacks.onPtyRequest!(this.session, this.channel, term, w, h, pw, ph, callbacks.userdata),
-      "onPtyRequest",
-    );
-  }
-  shellRequest(): number {
-    return acceptance(
-      this.callbacks.onShellRequest!(this.session, this.channel, this.callbacks.userdata),
-      "onShellRequest",
-    );
-  }
-  authAgentReq(): void {
-    this.callbacks.onAuthAgentReq!(this.session, this.channel, this.callbacks.userdata);
-  }
-  x11Req(_s: Pointer, _c: Pointer, single: boolean, protocol: string, cookie: string, screen: number): void {
-    const { callbacks } = this;
-    callbacks.onX11Req!(this.session, this.channel, single, protocol, cookie, screen, callbacks.userdata);
-  }
-  ptyWindowChange(_s: Pointer, _c: Pointer, w: number, h: number, pw: number, ph: number): number {
-    const { callbacks } = this;
-    return acceptance(
-      callbacks.onPtyWindowChange!(this.session, this.channel, w, h, pw, ph, callbacks.userdata),
-      "onPtyWindowChange",
-    );
-  }
-  execRequest(_s: Pointer, _c: Pointer, command: string): number {
-    const { callbacks } = this;
-    return acceptance(
-      callbacks.onExecRequest!(this.session, this.channel, command, callbacks.userdata),
-      "onExecRequest",
-    );
-  }
-  envRequest(_s: Pointer, _c: Pointer, name: string, value: string): number {
-    const { callbacks } = this;
+
+  envRequest(name: string, value: string): number {
     const core = this.#core;
     const bytes = envBytes(name, value);
     if (!core.envFits(bytes)) return -1;
-    const answer = acceptance(
-      callbacks.onEnvRequest!(this.session, this.channel, name, value, callbacks.userdata),
-      "onEnvRequest",
-    );
+    const answer = this.forward<number>(CHANNEL_CALLBACKS, "envRequest", [name, value]);
     if (answer === 0) core.envAccepted(bytes);
     return answer;
-  }
-  subsystemRequest(_s: Pointer, _c: Pointer, subsystem: string): number {
-    const { callbacks } = this;
-    return acceptance(
-      callbacks.onSubsystemRequest!(this.session, this.channel, subsystem, callbacks.userdata),
-      "onSubsystemRequest",
-    );
-  }
-  writeWontblock(_s: Pointer, _c: Pointer, bytes: number): number {
-    this.callbacks.onWriteWontblock!(this.session, this.channel, bytes, this.callbacks.userdata);
-    return 0;
   }
 }
 
@@ -253,16 +150,15 @@ export class SshChannel {
   setCallbacks<U>(callbacks: ChannelCallbacks<U>): void {
     const core = this[CHANNEL_CORE].live();
     const set = callbacks as ChannelCallbacks;
-    const fields = (Object.keys(FIELDS) as ChannelCallbackName[])
-      .filter((name) => set[name] !== undefined)
-      .map((name) => FIELDS[name]);
+    const fields = [...FIELDS].filter(([name]) => set[name as ChannelCallbackName] !== undefined)
+      .map(([, field]) => field);
     core.addHandlers(
       new ChannelCallbackHandlers(core, set),
       "channel callback",
       fields,
       (struct) =>
-        set.observe((name, isSet) => {
-          const field = FIELDS[name as ChannelCallbackName];
+        observeCallbacks(set, (name, isSet) => {
+          const field = FIELDS.get(name);
           if (field) struct.enable(field, isSet);
         }),
     );

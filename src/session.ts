@@ -8,11 +8,12 @@ import type { Pointer } from "../ffi/backend.ts";
 import { native } from "../ffi/load.ts";
 import type { SocketAddress } from "../ffi/socket.ts";
 import { serverCallbackStruct, type ServerHandlers } from "../ffi/trampolines.ts";
-import type { ServerCallbackField } from "../ffi/structs.ts";
+import { SERVER_CALLBACKS, type ServerCallbackField, type StructLayout } from "../ffi/structs.ts";
+import { fieldsByName, forwarderFor, observeCallbacks } from "./_callbacks.ts";
 import { CHANNEL_CORE, envBytes } from "./_channel_core.ts";
 import type { ErrorHandler } from "./_libssh_session.ts";
 import { type MessageAnswer, SESSION_CORE, SessionCore } from "./_session_core.ts";
-import { AuthMethod, authMethodMask, isAuthReply, PublicKeyState } from "./auth.ts";
+import { AuthMethod, authMethodMask, PublicKeyState } from "./auth.ts";
 import type { ServerCallbackName, ServerCallbacks } from "./callbacks.ts";
 import type { SshChannel } from "./channel.ts";
 import { keyFromHandle } from "./key.ts";
@@ -26,98 +27,56 @@ import {
 
 export type { ErrorHandler };
 
-const SERVER_FIELDS: Record<ServerCallbackName, ServerCallbackField> = {
-  onAuthPassword: "authPassword",
-  onAuthNone: "authNone",
-  onAuthGssapiMic: "authGssapiMic",
-  onAuthPubkey: "authPubkey",
-  onServiceRequest: "serviceRequest",
-  onChannelOpenRequestSession: "channelOpenRequestSession",
+const SERVER_FIELDS = fieldsByName(SERVER_CALLBACKS);
+
+/** The method each auth callback logs in with. */
+const AUTH_METHODS: Partial<Record<ServerCallbackField, AuthMethod>> = {
+  authPassword: AuthMethod.Password,
+  authNone: AuthMethod.None,
+  authGssapiMic: AuthMethod.GssapiMic,
+  authPubkey: AuthMethod.PublicKey,
 };
 
-/** An auth callback's answer, checked: a wrong one denies (and is reported). */
-function authReply(status: unknown, name: string): number {
-  if (!isAuthReply(status)) {
-    throw new TypeError(
-      `${name} must return AuthStatus.Success, .Denied or .Partial synchronously, not ${status}`,
-    );
-  }
-  return status;
-}
-
-/** A session's server callbacks as libssh calls them: methods of one object, not closures per session. */
-class SessionServerHandlers implements ServerHandlers {
+/**
+ * A session's server callbacks as libssh calls them: the table's forwarders
+ * (methods of one object, not closures per session), plus what the session
+ * learns from the answers.
+ */
+class SessionServerHandlers extends forwarderFor(SERVER_CALLBACKS) {
   readonly #core: SessionCore;
-  readonly #callbacks: ServerCallbacks;
-  readonly handlers: ServerHandlers = this;
+  readonly handlers: Partial<ServerHandlers> = this;
 
   constructor(core: SessionCore, callbacks: ServerCallbacks) {
+    super([core.owner], callbacks);
     this.#core = core;
-    this.#callbacks = callbacks;
   }
 
   onError(error: unknown, name: string): void {
     this.#core.onError(error, name);
   }
 
-  authPassword(_s: Pointer, user: string, password: string): number {
-    const callbacks = this.#callbacks;
-    const status = authReply(
-      callbacks.onAuthPassword!(this.#core.owner, user, password, callbacks.userdata),
-      "onAuthPassword",
-    );
-    this.#core.authAnswered(status, user, AuthMethod.Password);
-    return status;
+  override forward<R>(layout: StructLayout<string>, field: ServerCallbackField, args: readonly unknown[]): R {
+    const answer = super.forward<number | SshChannel | null | undefined>(layout, field, args);
+    const method = AUTH_METHODS[field];
+    // libssh itself only logs in with a verified signature; a public key with state None only asks.
+    if (method !== undefined && (field !== "authPubkey" || args[2] === PublicKeyState.Valid)) {
+      this.#core.authAnswered(answer as number, args[0] as string, method);
+    }
+    if (field !== "channelOpenRequestSession") return answer as R;
+    if (answer === null || answer === undefined) return null as R;
+    const channelCore = (answer as SshChannel)[CHANNEL_CORE];
+    if (channelCore.session !== this.#core) throw new TypeError("the channel belongs to another session");
+    return channelCore.live().handle as R;
   }
 
-  authNone(_s: Pointer, user: string): number {
-    const callbacks = this.#callbacks;
-    const status = authReply(
-      callbacks.onAuthNone!(this.#core.owner, user, callbacks.userdata),
-      "onAuthNone",
-    );
-    this.#core.authAnswered(status, user, AuthMethod.None);
-    return status;
-  }
-
-  authGssapiMic(_s: Pointer, user: string, principal: string): number {
-    const callbacks = this.#callbacks;
-    const status = authReply(
-      callbacks.onAuthGssapiMic!(this.#core.owner, user, principal, callbacks.userdata),
-      "onAuthGssapiMic",
-    );
-    this.#core.authAnswered(status, user, AuthMethod.GssapiMic);
-    return status;
-  }
-
-  authPubkey(_s: Pointer, user: string, keyHandle: Pointer, state: number): number {
-    const core = this.#core;
-    const callbacks = this.#callbacks;
-    const key = keyFromHandle(core.backend.libssh.ssh_key_dup(keyHandle));
-    const status = authReply(
-      callbacks.onAuthPubkey!(core.owner, user, key, state as PublicKeyState, callbacks.userdata),
-      "onAuthPubkey",
-    );
-    // libssh itself only logs in with a verified signature; state None only asks.
-    if (state === PublicKeyState.Valid) core.authAnswered(status, user, AuthMethod.PublicKey);
-    return status;
-  }
-
-  serviceRequest(_s: Pointer, service: string): number {
-    const callbacks = this.#callbacks;
-    const allowed = callbacks.onServiceRequest!(this.#core.owner, service, callbacks.userdata);
-    if (typeof allowed !== "boolean") throw new TypeError("onServiceRequest must return a boolean");
-    return allowed ? 0 : -1;
+  authPubkey(user: string, keyHandle: Pointer, state: number): number {
+    const key = keyFromHandle(this.#core.backend.libssh.ssh_key_dup(keyHandle));
+    return this.forward(SERVER_CALLBACKS, "authPubkey", [user, key, state]);
   }
 
   channelOpenRequestSession(): Pointer {
-    const core = this.#core;
-    if (!core.mayOpenChannel()) return null;
-    const channel = this.#callbacks.onChannelOpenRequestSession!(core.owner, this.#callbacks.userdata);
-    if (channel === null || channel === undefined) return null;
-    const channelCore = channel[CHANNEL_CORE];
-    if (channelCore.session !== core) throw new TypeError("the channel belongs to another session");
-    return channelCore.live().handle;
+    if (!this.#core.mayOpenChannel()) return null;
+    return this.forward(SERVER_CALLBACKS, "channelOpenRequestSession", []);
   }
 }
 
@@ -250,13 +209,11 @@ export class Session {
     const core = this[SESSION_CORE].live();
     const set = callbacks as ServerCallbacks;
     const struct = serverCallbackStruct(core.backend, new SessionServerHandlers(core, set));
-    for (
-      const [name, field] of Object.entries(SERVER_FIELDS) as [ServerCallbackName, ServerCallbackField][]
-    ) {
-      struct.enable(field, set[name] !== undefined);
+    for (const [name, field] of SERVER_FIELDS) {
+      struct.enable(field, set[name as ServerCallbackName] !== undefined);
     }
-    const unobserve = set.observe((name, isSet) => {
-      const field = SERVER_FIELDS[name as ServerCallbackName];
+    const unobserve = observeCallbacks(set, (name, isSet) => {
+      const field = SERVER_FIELDS.get(name);
       if (field) struct.enable(field, isSet);
     });
     core.installServerCallbacks(struct, unobserve);

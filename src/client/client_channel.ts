@@ -102,8 +102,8 @@ export class ChannelState implements ChannelOwner {
     });
     this.exited.catch(() => {}); // rejected when nobody waits for it: not an unhandled rejection
     this.core.addHandlers({
-      exitStatus: (_s, _c, status) => this.#exit.exitStatus = status,
-      exitSignal: (_s, _c, signal, coreDumped) => {
+      exitStatus: (status) => this.#exit.exitStatus = status,
+      exitSignal: (signal, coreDumped) => {
         this.#exit.exitSignal = signal;
         this.#exit.coreDumped = coreDumped;
       },

@@ -223,7 +223,7 @@ export class ClientCore extends LibsshSession {
   installMessageCallback(): void {
     if (this.#message) return;
     this.#message = messageCallback(this.backend, {
-      handlers: { message: (_s, message) => this.onMessage?.(message) ?? 1 },
+      handlers: { message: (message) => this.onMessage?.(message) ?? 1 },
       onError: (error) => this.onError(error, "message callback"),
     });
     this.backend.libssh.ssh_set_message_callback(this.handle, this.#message.pointer, this.#message.userdata);
