@@ -58,6 +58,11 @@ export function observeCallbacks(set: AnyCallbackSet, listener: CallbackListener
   return () => state.listeners!.delete(listener);
 }
 
+/** A request callback's answer to libssh: accepted. */
+export const ACCEPTED = 0;
+/** A request callback's answer to libssh: refused. */
+export const REFUSED = -1;
+
 /** The user's answer as libssh wants it, by the field's answer kind (`"channel"` is the subclass's). */
 function answerOf(field: CallbackField, name: string, args: readonly unknown[], answer: unknown): unknown {
   switch (field.answer) {
@@ -70,7 +75,7 @@ function answerOf(field: CallbackField, name: string, args: readonly unknown[], 
       return answer;
     case "accept":
       if (typeof answer !== "boolean") throw new TypeError(`${name} must return a boolean synchronously`);
-      return answer ? 0 : -1;
+      return answer ? ACCEPTED : REFUSED;
     case "consumed": {
       const offered = (args[0] as Uint8Array).length;
       if (answer === undefined) return offered;

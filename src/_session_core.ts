@@ -24,7 +24,7 @@ import type { Session } from "./session.ts";
 /** The key under which a `Session` keeps its core: exported from this private module only. */
 export const SESSION_CORE: unique symbol = Symbol("SessionCore");
 
-/** A client that says nothing for this long while the key exchange waits for it idles (see `startupStage`). */
+/** A client that says nothing for this long while the key exchange waits for it idles (see `idlesBeforeLogin`). */
 const QUIET_MS = 1000;
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up of a session. */
@@ -370,21 +370,20 @@ export class SessionCore extends LibsshSession {
   }
 
   /**
-   * How far a connection that is not logged in got, for choosing which one
-   * makes room (see `ServerLimits.maxUnauthenticated`): 2 while it
-   * authenticates (a person may be typing), 1 during the key exchange, 0 when
-   * it idles, the ones dropped first: no byte came from the client for
-   * `QUIET_MS` (not even unread ones) while the key exchange, whose client
-   * side is automatic, waited for it.
+   * Whether a connection that is not logged in idles, which makes it the
+   * first to make room (see `ServerLimits.maxUnauthenticated`): no byte came
+   * from the client for `QUIET_MS` (not even unread ones) while the key
+   * exchange, whose client side is automatic, waited for it. One that
+   * authenticates never idles: a person may be typing.
    */
-  startupStage(now: number): number {
-    if (this.kexDone) return 2;
-    if (now - this.#quietSince < QUIET_MS) return 1;
+  idlesBeforeLogin(now: number): boolean {
+    if (this.kexDone) return false;
+    if (now - this.#quietSince < QUIET_MS) return false;
     if (bytesWaiting(this.backend, this.fd) > 0) {
       this.#heard();
-      return 1;
+      return false;
     }
-    return 0;
+    return true;
   }
 
   /** Tells `onLimit` of a refusal that leaves the session up. */

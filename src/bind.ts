@@ -376,7 +376,7 @@ export class Bind {
 
   /** Releases the bind's async lock. */
   unlock(): void {
-    if (!this.#mutex.locked) throw new SshError("libssh", "the bind is not locked");
+    if (!this.#mutex.locked) throw new TypeError("the bind is not locked");
     this.#mutex.unlock();
   }
 
@@ -388,7 +388,7 @@ export class Bind {
   /** Starts accepting for `listen()`. */
   #startAccepting(acceptor: Acceptor): void {
     const handle = this.#live();
-    if (this.#acceptor) throw new SshError("libssh", "listen() is already running on this bind");
+    if (this.#acceptor) throw new TypeError("listen() is already running on this bind");
     this.#acceptor = acceptor;
     const fd = native().libssh.ssh_bind_get_fd(handle);
     this.#watch = reactor.watch(fd, POLLIN, () => {
@@ -487,7 +487,7 @@ export class Bind {
  * Which connection to drop, if any, when `newcomer` arrives while `waiting`
  * (oldest first) are not logged in yet; like sshd's `MaxStartups
  * start:rate:full`, but what is dropped first is a connection that idles
- * (see `SessionCore.startupStage`), the oldest of those: from `start` on
+ * (see `SessionCore.idlesBeforeLogin`), the oldest of those: from `start` on
  * with a probability rising from `rate`% to 100% at `full` (random early
  * drop), and at `full` always. Only at `full` with no idle one is the
  * newcomer refused. So idle connections cannot lock anyone out, and a burst
@@ -505,7 +505,7 @@ function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimi
   }
   const now = Date.now();
   for (const session of waiting) {
-    if (session[SESSION_CORE].startupStage(now) === 0) return session;
+    if (session[SESSION_CORE].idlesBeforeLogin(now)) return session;
   }
   return count < full ? undefined : newcomer;
 }

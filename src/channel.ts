@@ -8,7 +8,7 @@ import type { Pointer } from "../ffi/backend.ts";
 import { cString } from "../ffi/cstring.ts";
 import { SSH_ERROR } from "../ffi/constants.ts";
 import { CHANNEL_CALLBACKS } from "../ffi/structs.ts";
-import { fieldsByName, forwarderFor, observeCallbacks } from "./_callbacks.ts";
+import { ACCEPTED, fieldsByName, forwarderFor, observeCallbacks, REFUSED } from "./_callbacks.ts";
 import { CHANNEL_CORE, ChannelCore, envBytes } from "./_channel_core.ts";
 import { SESSION_CORE, type SessionCore } from "./_session_core.ts";
 import type { ChannelCallbackName, ChannelCallbacks } from "./callbacks.ts";
@@ -44,9 +44,9 @@ class ChannelCallbackHandlers extends forwarderFor(CHANNEL_CALLBACKS) {
   envRequest(name: string, value: string): number {
     const core = this.#core;
     const bytes = envBytes(name, value);
-    if (!core.envFits(bytes)) return -1;
+    if (!core.envFits(bytes)) return REFUSED;
     const answer = this.forward<number>(CHANNEL_CALLBACKS, "envRequest", [name, value]);
-    if (answer === 0) core.envAccepted(bytes);
+    if (answer === ACCEPTED) core.envAccepted(bytes);
     return answer;
   }
 }

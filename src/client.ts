@@ -361,7 +361,7 @@ export class ClientSession {
 
   async #establish(signal: AbortSignal, auth: ClientAuth | undefined): Promise<void> {
     this.#live();
-    if (this.#core || this.#connecting) throw new SshError("libssh", "connect() was already called");
+    if (this.#core || this.#connecting) throw new TypeError("connect() was already called");
     this.#connecting = true;
     const options = this.#options;
     const backend = native();

@@ -48,16 +48,13 @@ export class SessionEvent {
   /** Creates an event holding `session`; its packets are processed from now on. */
   constructor(session: Session) {
     const core = session[SESSION_CORE].live();
-    if (core.event) throw new SshError("libssh", "the session already has a SessionEvent");
+    if (core.event) throw new TypeError("the session already has a SessionEvent");
     const { libssh } = core.backend;
     const handle = libssh.ssh_event_new();
     if (handle === null) throw new SshError("libssh", "creating the event failed");
-    if (libssh.ssh_event_add_session(handle, core.handle) !== SSH_OK) {
-      libssh.ssh_event_free(handle);
-      throw new SshError("libssh", "adding the session to the event failed", {
-        libsshMessage: core.errorText(),
-      });
-    }
+    const rc = libssh.ssh_event_add_session(handle, core.handle);
+    if (rc !== SSH_OK) libssh.ssh_event_free(handle);
+    core.check(rc, "adding the session to the event");
     this.#handle = handle;
     this.#session = core;
     core.event = {

@@ -11,7 +11,7 @@ import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
 import { CHANNEL_CORE } from "./_channel_core.ts";
 import { type MessageAnswer, SESSION_CORE, type SessionCore } from "./_session_core.ts";
 import { SshChannel } from "./channel.ts";
-import { closedError, SshError } from "./errors.ts";
+import { closedError } from "./errors.ts";
 import { keyFromHandle, type SshKey } from "./key.ts";
 import type { Session } from "./session.ts";
 
@@ -174,7 +174,7 @@ export class Message {
 
   #reply(what: string, fn: () => number): void {
     this.#live();
-    if (this.#answer.replied) throw new SshError("libssh", `${what}: the message was already answered`);
+    if (this.#answer.replied) throw new TypeError(`${what}: the message was already answered`);
     const rc = this.#session.call(fn);
     this.#answer.replied = true;
     this.#session.updateInterest();
@@ -217,7 +217,9 @@ export class Message {
   /** The public key of a public key auth request (a copy you own). */
   get authPublicKey(): SshKey {
     const key = this.#libssh.ssh_message_auth_pubkey(this.#live());
-    if (key === null) throw new SshError("libssh", "the message carries no public key");
+    if (key === null) {
+      throw new TypeError("the message carries no public key (it is no public key auth request)");
+    }
     return keyFromHandle(this.#libssh.ssh_key_dup(key));
   }
 

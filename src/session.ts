@@ -80,9 +80,14 @@ class SessionServerHandlers extends forwarderFor(SERVER_CALLBACKS) {
   }
 }
 
+/** What the message callback tells libssh: the message was answered (or is to go unanswered). */
+const HANDLED = 0;
+/** What the message callback tells libssh: send your default reply (a refusal). */
+const DEFAULT_REPLY = 1;
+
 /**
  * Runs the message callback for a message libssh hands over, within the
- * session's limits; 1 lets libssh answer it.
+ * session's limits.
  */
 function answerMessage(
   core: SessionCore,
@@ -96,17 +101,17 @@ function answerMessage(
     const subtype = message.subtype;
     if (type === RequestType.ChannelOpen && !core.mayOpenChannel()) {
       message.replyDefault();
-      return 0;
+      return HANDLED;
     }
     const env = type === RequestType.Channel && subtype === ChannelRequestType.Env
       ? envRequest(message)
       : undefined;
-    if (env === null) return 0;
+    if (env === null) return HANDLED;
     const forward = type === RequestType.Global && subtype === GlobalRequestType.TcpipForward;
     if (forward && core.reverseForwards >= core.limits.maxReverseForwardsPerSession) {
       core.reportLimit("maxReverseForwardsPerSession");
       message.replyDefault();
-      return 0;
+      return HANDLED;
     }
     const result = handler.callback(core.owner, message, handler.userdata);
     if (typeof result !== "boolean") {
@@ -122,11 +127,11 @@ function answerMessage(
     const refused = type === RequestType.Auth && subtype !== AuthMethod.None &&
       (answer.refused || (!answer.replied && result));
     if (refused && !core.authenticated) core.authFailed();
-    return answer.replied ? 0 : (result ? 1 : 0);
+    return answer.replied ? HANDLED : (result ? DEFAULT_REPLY : HANDLED);
   } catch (error) {
     if (answer.replied) {
       core.onError(error, "message callback");
-      return 0;
+      return HANDLED;
     }
     throw error;
   } finally {

@@ -205,12 +205,9 @@ export class ClientCore extends LibsshSession {
     const { libssh } = this.backend;
     const event = libssh.ssh_event_new();
     if (event === null) throw new SshError("libssh", "creating the event failed");
-    if (libssh.ssh_event_add_session(event, this.handle) !== SSH_OK) {
-      libssh.ssh_event_free(event);
-      throw new SshError("libssh", "adding the session to the event failed", {
-        libsshMessage: this.errorText(),
-      });
-    }
+    const rc = libssh.ssh_event_add_session(event, this.handle);
+    if (rc !== SSH_OK) libssh.ssh_event_free(event);
+    this.check(rc, "adding the session to the event");
     this.#event = event;
     this.updateInterest();
   }
