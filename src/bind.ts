@@ -60,7 +60,7 @@ export interface BindAlgorithms {
 /**
  * Options of `new Bind()`: the host key, which is required, and the
  * `BindSettings`. The key is `hostKey` (a private key file or an `SshKey`) or,
- * by the reference's name, `key` (an `SshKey`).
+ * for compatibility with LibSSH.jl, by its name there: `key` (an `SshKey`).
  *
  * @example
  * ```ts
@@ -100,7 +100,7 @@ export interface BindSettings {
 /** Options of `listen()`. */
 export interface ListenOptions {
   /**
-   * Accepted for parity with LibSSH.jl, where the accept loop wakes every
+   * Compatibility (LibSSH.jl): there the accept loop wakes every
    * `pollTimeout` seconds to notice a closed bind. Here closing the bind wakes
    * the loop at once, so the value only has to be valid (> 0).
    */

@@ -13,7 +13,7 @@ import type { Session } from "./session.ts";
 /** Options of `SessionEvent.close`. */
 export interface EventCloseOptions {
   /**
-   * Accepted for parity with LibSSH.jl, where it skips the event's lock. Here
+   * Compatibility (LibSSH.jl): there it skips the event's lock. Here
    * every libssh call runs on the JS thread, so there is no lock to skip and
    * closing is always safe: inside the session's own callbacks the free waits
    * until libssh has returned.

@@ -392,7 +392,7 @@ export class Message {
     this.#answer.refused = true;
   }
 
-  /** Same as `replyDefault()`. */
+  /** Compatibility (LibSSH.jl): the same as `replyDefault()`. */
   deny(): void {
     this.replyDefault();
   }
