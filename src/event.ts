@@ -21,6 +21,40 @@ export interface EventCloseOptions {
   unsafe?: boolean;
 }
 
+/** A `SessionEvent`'s state, as its session sees it: methods of one small object, not closures per session. */
+class EventAttachment implements AttachedEvent {
+  handle: Pointer;
+  session: SessionCore | undefined;
+  waiters: ((rc: number) => void)[] = [];
+
+  constructor(handle: Pointer, session: SessionCore) {
+    this.handle = handle;
+    this.session = session;
+  }
+
+  dispatched(rc: number): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    const result = rc === SSH_ERROR || this.session?.disconnected ? SSH_ERROR : SSH_OK;
+    for (const resolve of waiters) resolve(result);
+  }
+
+  /** Removes the session from the native event and frees it. */
+  detach(): void {
+    const core = this.session;
+    const handle = this.handle;
+    if (!core || handle === null) return;
+    this.handle = null;
+    this.session = undefined;
+    const { libssh } = core.backend;
+    libssh.ssh_event_remove_session(handle, core.handle);
+    libssh.ssh_event_free(handle);
+    if (core.event?.handle === handle) core.event = undefined;
+    core.updateInterest();
+    this.dispatched(SSH_ERROR);
+  }
+}
+
 /**
  * Processes one session's packets: while it exists, the reactor runs
  * `ssh_event_dopoll` whenever the session's socket is ready, which runs the
@@ -41,9 +75,7 @@ export interface EventCloseOptions {
  * ```
  */
 export class SessionEvent {
-  #handle: Pointer;
-  #session: SessionCore | undefined;
-  #waiters: ((rc: number) => void)[] = [];
+  readonly #attachment: EventAttachment;
 
   /** Creates an event holding `session`; its packets are processed from now on. */
   constructor(session: Session) {
@@ -55,26 +87,22 @@ export class SessionEvent {
     const rc = libssh.ssh_event_add_session(handle, core.handle);
     if (rc !== SSH_OK) libssh.ssh_event_free(handle);
     core.check(rc, "adding the session to the event");
-    this.#handle = handle;
-    this.#session = core;
-    core.event = {
-      handle,
-      dispatched: (rc) => this.#dispatched(rc),
-      detach: () => this.#free(),
-    } satisfies AttachedEvent;
-    if (core.disconnected) this.#dispatched(SSH_ERROR);
+    this.#attachment = new EventAttachment(handle, core);
+    core.event = this.#attachment;
+    if (core.disconnected) this.#attachment.dispatched(SSH_ERROR);
     core.updateInterest();
   }
 
   /** Whether the event still holds a native `ssh_event`. */
   get isAssigned(): boolean {
-    return this.#handle !== null;
+    return this.#attachment.handle !== null;
   }
 
   /** The session it polls. */
   get session(): Session {
-    if (!this.#session) throw closedError("SessionEvent");
-    return this.#session.owner;
+    const core = this.#attachment.session;
+    if (!core) throw closedError("SessionEvent");
+    return core.owner;
   }
 
   /**
@@ -83,32 +111,10 @@ export class SessionEvent {
    * session is disconnected.
    */
   doPoll(): Promise<number> {
-    const core = this.#session;
-    if (!core || this.#handle === null) return Promise.reject(closedError("SessionEvent"));
+    const { session: core, handle } = this.#attachment;
+    if (!core || handle === null) return Promise.reject(closedError("SessionEvent"));
     if (core.disconnected) return Promise.resolve(SSH_ERROR);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #dispatched(rc: number): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    const result = rc === SSH_ERROR || this.#session?.disconnected ? SSH_ERROR : SSH_OK;
-    for (const resolve of waiters) resolve(result);
-  }
-
-  /** Removes the session from the native event and frees it. */
-  #free(): void {
-    const core = this.#session;
-    const handle = this.#handle;
-    if (!core || handle === null) return;
-    this.#handle = null;
-    this.#session = undefined;
-    const { libssh } = core.backend;
-    libssh.ssh_event_remove_session(handle, core.handle);
-    libssh.ssh_event_free(handle);
-    if (core.event?.handle === handle) core.event = undefined;
-    core.updateInterest();
-    this.#dispatched(SSH_ERROR);
+    return new Promise((resolve) => this.#attachment.waiters.push(resolve));
   }
 
   /**
@@ -116,9 +122,10 @@ export class SessionEvent {
    * stays open (its packets are no longer processed).
    */
   close(_options?: EventCloseOptions): void {
-    const core = this.#session;
-    if (!core || this.#handle === null) return;
-    core.defer(() => this.#free());
+    const attachment = this.#attachment;
+    const core = attachment.session;
+    if (!core || attachment.handle === null) return;
+    core.defer(() => attachment.detach());
   }
 
   /** Same as `close()`, for `using`. */
