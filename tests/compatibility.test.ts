@@ -22,14 +22,15 @@ test("compatibility options: Bind({ key }), pollTimeout, deny() and close({ unsa
     message.deny();
     return false;
   });
-  let closedUnsafely = false;
+  let handled!: (closedUnsafely: boolean) => void;
+  const closedUnsafely = new Promise<boolean>((resolve) => handled = resolve);
   const done = listen(
     async (session) => {
-      if (!await session.handleKeyExchange()) return;
+      if (!await session.handleKeyExchange()) return handled(false);
       const event = new SessionEvent(session);
       await session.disconnected;
       event.close({ unsafe: true });
-      closedUnsafely = !event.isAssigned;
+      handled(!event.isAssigned);
     },
     bind,
     { pollTimeout: 5 },
@@ -44,7 +45,7 @@ test("compatibility options: Bind({ key }), pollTimeout, deny() and close({ unsa
   assert.notEqual(client.code, 0, "the denied client must not log in");
   assert.match(client.stderr, /Permission denied/, client.stderr);
   assert.ok(denied.length >= 1 && denied.every((entry) => entry.endsWith(":guess")), String(denied));
+  assert.equal(await closedUnsafely, true, "event.close({ unsafe: true }) frees the event");
   await bind.close(); // ends listen() at once, whatever pollTimeout says
   await done;
-  assert.ok(closedUnsafely, "event.close({ unsafe: true }) frees the event");
 });
