@@ -7,7 +7,7 @@
 import type { Libssh, Pointer } from "../ffi/backend.ts";
 import * as c from "../ffi/constants.ts";
 import { cString, cStringArray } from "../ffi/cstring.ts";
-import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
+import { AuthMethod, authMethodMask, PublicKeyState } from "./auth.ts";
 import { CHANNEL_CORE } from "./_channel_core.ts";
 import { type MessageAnswer, SESSION_CORE, type SessionCore } from "./_session_core.ts";
 import { SshChannel } from "./channel.ts";
@@ -176,9 +176,11 @@ export class Message {
     this.#live();
     if (this.#answer.replied) throw new TypeError(`${what}: the message was already answered`);
     const rc = this.#session.call(fn);
-    this.#answer.replied = true;
     this.#session.updateInterest();
     this.#session.check(rc, what);
+    // Only a reply libssh sent counts: after a failed one the default refusal still goes out, so the client
+    // is answered instead of left waiting.
+    this.#answer.replied = true;
   }
 
   get #libssh(): Libssh {
@@ -280,8 +282,18 @@ export class Message {
     if (!options?.partial) this.#session.authenticatedBy(user, method);
   }
 
-  /** Tells the client its public key would be accepted (it then signs). */
+  /**
+   * Tells the client its public key would be accepted (it then signs). Only
+   * for a public key auth request without a signature (the client's probe,
+   * `authPublicKeyState === PublicKeyState.None`); anything else throws
+   * `TypeError`.
+   */
   replyPublicKeyOk(): void {
+    const probe = this.type === RequestType.Auth && this.subtype === AuthMethod.PublicKey &&
+      this.authPublicKeyState === PublicKeyState.None;
+    if (!probe) {
+      throw new TypeError("replyPublicKeyOk answers a public key probe (a key without a signature) only");
+    }
     this.#reply(
       "accepting the public key",
       () => this.#libssh.ssh_message_auth_reply_pk_ok_simple(this.#handle),
