@@ -19,8 +19,18 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { BENCH_PASSWORD, BENCH_USER, cleanUp, prepare } from "./bootstrap.ts";
-import { ALGORITHMS, SERVERS } from "./servers.ts";
+import { cleanUp } from "./bootstrap.ts";
+import {
+  type ClientName,
+  CLIENTS,
+  type Measurement,
+  median,
+  OPENSSH_OPTIONS,
+  prepareClientBench,
+  RESULTS_DIR,
+  runJsClient,
+  timeOpenssh,
+} from "./client_processes.ts";
 
 const quick = Deno.args.includes("--quick");
 const HANDSHAKES = quick ? 20 : 100;
@@ -28,107 +38,32 @@ const EXECS = quick ? 50 : 300;
 const BYTES = (quick ? 64 : 512) * 1024 * 1024;
 const GIB = 1024 ** 3;
 
-const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
-const LOAD = here("./client_load.mjs");
-const RESULTS_DIR = here("./results/");
+const LOAD = fileURLToPath(new URL("./client_load.mjs", import.meta.url));
 
 type Workload = "handshake" | "latency" | "down" | "up";
 const WORKLOADS: Workload[] = ["handshake", "latency", "down", "up"];
 
-interface Measurement {
-  cpuMs: number;
-  wallMs: number;
-  ops: number;
-  bytes?: number;
-  latenciesMs?: number[];
-}
-
-const decoder = new TextDecoder();
-
-async function output(command: string, args: string[], stdin?: "null"): Promise<string> {
-  const { success, stdout, stderr } = await new Deno.Command(command, {
-    args,
-    stdin: stdin ?? "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!success) throw new Error(`${command} ${args.join(" ")} failed: ${decoder.decode(stderr)}`);
-  return decoder.decode(stdout);
-}
-
-/** Runs a JS client (`client_load.mjs`) for one workload. */
-async function jsClient(
-  runtime: "deno" | "node",
-  client: "ours" | "ssh2",
-  settings: object,
-): Promise<Measurement> {
-  const module = runtime === "deno"
-    ? new URL("../mod.ts", import.meta.url).href
-    : new URL("../npm/mod.js", import.meta.url).href;
-  const json = JSON.stringify({ client, module, ...settings });
-  const [command, args] = runtime === "deno"
-    ? [Deno.execPath(), ["run", "--allow-all", LOAD, json]]
-    : ["node", [LOAD, json]];
-  const lines = (await output(command, args)).trim().split("\n");
-  return JSON.parse(lines.at(-1)!);
-}
-
 /** Runs OpenSSH `ssh` for one workload; its CPU from `/usr/bin/time` (user + system of each process). */
 async function opensshClient(
-  settings: { port: number; workload: Workload; count: number; bytes: number },
-): Promise<
-  Measurement
-> {
-  const tmp = Deno.makeTempFileSync();
-  const ssh = [
-    "ssh",
-    "-p",
-    String(settings.port),
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
-    "-o",
-    "PreferredAuthentications=password",
-    "-o",
-    "PubkeyAuthentication=no",
-    "-o",
-    `KexAlgorithms=${ALGORITHMS.kex}`,
-    "-o",
-    `Ciphers=${ALGORITHMS.ciphers}`,
-    "-o",
-    `HostKeyAlgorithms=${ALGORITHMS.hostKey}`,
-    `${BENCH_USER}@127.0.0.1`,
-  ];
-  const timed = (remote: string): string =>
-    `sshpass -p ${BENCH_PASSWORD} /usr/bin/time -a -o ${tmp} -f "%U %S" ${ssh.join(" ")} '${remote}'`;
-  const script = settings.workload === "handshake"
-    ? `for i in $(seq ${settings.count}); do ${timed("true")}; done`
-    : settings.workload === "down"
-    ? `${timed(`head -c ${settings.bytes} /dev/zero`)} > /dev/null`
-    : `head -c ${settings.bytes} /dev/zero | ${timed("cat > /dev/null")}`;
-  try {
-    const started = performance.now();
-    await output("bash", ["-c", script]);
-    const wallMs = performance.now() - started;
-    const cpuMs = Deno.readTextFileSync(tmp).trim().split("\n")
-      .map((line) => line.split(" ").reduce((sum, seconds) => sum + Number(seconds) * 1000, 0))
-      .reduce((sum, ms) => sum + ms, 0);
-    return {
-      cpuMs,
-      wallMs,
-      ops: settings.workload === "handshake" ? settings.count : 1,
-      bytes: settings.bytes,
-    };
-  } finally {
-    Deno.removeSync(tmp);
-  }
+  settings: { port: number; user: string; workload: Workload; count: number; bytes: number },
+): Promise<Measurement> {
+  const ssh = ["ssh", "-p", String(settings.port), ...OPENSSH_OPTIONS, `${settings.user}@127.0.0.1`];
+  const { cpuMs, wallMs } = await timeOpenssh((timed) => {
+    const remote = (command: string): string => timed([...ssh, `'${command}'`]);
+    return settings.workload === "handshake"
+      ? `for i in $(seq ${settings.count}); do ${remote("true")}; done`
+      : settings.workload === "down"
+      ? `${remote(`head -c ${settings.bytes} /dev/zero`)} > /dev/null`
+      : `head -c ${settings.bytes} /dev/zero | ${remote("cat > /dev/null")}`;
+  });
+  return {
+    cpuMs,
+    wallMs,
+    ops: settings.workload === "handshake" ? settings.count : 1,
+    bytes: settings.bytes,
+  };
 }
 
-const CLIENTS = ["ours-deno", "ours-node", "ssh2", "openssh"] as const;
-type ClientName = typeof CLIENTS[number];
 const LABELS: Record<ClientName, string> = {
   "ours-deno": "ours (Deno)",
   "ours-node": "ours (Node)",
@@ -136,29 +71,8 @@ const LABELS: Record<ClientName, string> = {
   "openssh": "OpenSSH ssh",
 };
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 const log = (line: string): void => console.error(`bench:client: ${line}`);
-try {
-  Deno.statSync("/usr/bin/time");
-} catch {
-  throw new Error("the client benchmark measures ssh with /usr/bin/time: apt-get install time");
-}
-const environment = await prepare(log);
-if (environment.sshdUnavailable) throw new Error(`sshd cannot run: ${environment.sshdUnavailable}`);
-log("building npm/ for ours on Node");
-await output(Deno.execPath(), [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  here("../scripts/build_npm.ts"),
-]);
-const fingerprint = (await output("ssh-keygen", ["-l", "-f", environment.hostKeyPath])).split(" ")[1];
-const sshd = SERVERS.find((server) => server.name === "sshd")!;
+const { environment, sshd, login } = await prepareClientBench(log);
 const results: Partial<Record<ClientName, Partial<Record<Workload, Measurement>>>> = {};
 try {
   for (const workload of WORKLOADS) {
@@ -167,21 +81,20 @@ try {
       const server = await sshd.start(environment);
       try {
         const settings = {
+          ...login,
           port: server.port,
-          user: BENCH_USER,
-          password: BENCH_PASSWORD,
-          fingerprint,
-          algorithms: ALGORITHMS,
           workload,
           count: workload === "handshake" ? HANDSHAKES : EXECS,
           bytes: BYTES,
         };
         log(`${client} ${workload}`);
-        const measurement = client === "openssh" ? await opensshClient(settings) : await jsClient(
-          client === "ours-node" || client === "ssh2" ? "node" : "deno",
-          client === "ssh2" ? "ssh2" : "ours",
-          settings,
-        );
+        const measurement = client === "openssh"
+          ? await opensshClient(settings)
+          : await runJsClient<Measurement>(
+            LOAD,
+            client === "ours-node" || client === "ssh2" ? "node" : "deno",
+            { ...settings, client: client === "ssh2" ? "ssh2" : "ours" },
+          );
         (results[client] ??= {})[workload] = measurement;
       } finally {
         await server.stop();

@@ -8,26 +8,16 @@
 //   node bench/client_load.mjs '{"client":"ssh2","workload":"down",…}'
 //
 // Prints one JSON line: { cpuMs, wallMs, ops, bytes, latenciesMs? }.
-import { createRequire } from "node:module";
+import { connectOurs, connectSsh2, cpuMs, printResult } from "./js_clients.mjs";
 
 const options = JSON.parse(process.argv[2]);
-const { port, user, password, workload, count, bytes, fingerprint, algorithms } = options;
+const { workload, count, bytes } = options;
 const CHUNK = 64 * 1024;
 
 /** One client's operations, whatever the library. */
-async function oursClient() {
-  const { connect } = await import(options.module);
-  const open = () =>
-    connect({
-      host: "127.0.0.1",
-      port,
-      user,
-      hostKey: { fingerprint },
-      auth: { password },
-      algorithms: { kex: algorithms.kex, ciphers: algorithms.ciphers, hostKey: algorithms.hostKey },
-    });
+function oursClient() {
   return {
-    open,
+    open: () => connectOurs(options),
     exec: async (session, command) => {
       const result = await session.run(command);
       if (result.exitStatus !== 0) throw new Error(`${command}: ${result.exitStatus} ${result.stderrText}`);
@@ -55,24 +45,12 @@ async function oursClient() {
 }
 
 function ssh2Client() {
-  const { Client } = createRequire(import.meta.url)("ssh2");
-  const ssh2Algorithms = {
-    kex: [algorithms.kex],
-    cipher: [algorithms.ciphers],
-    serverHostKey: [algorithms.hostKey],
-    compress: ["none"],
-  };
   const execStream = (connection, command) =>
     new Promise((resolve, reject) =>
       connection.exec(command, (error, stream) => error ? reject(error) : resolve(stream))
     );
   return {
-    open: () =>
-      new Promise((resolve, reject) => {
-        const connection = new Client();
-        connection.on("ready", () => resolve(connection)).on("error", reject);
-        connection.connect({ host: "127.0.0.1", port, username: user, password, algorithms: ssh2Algorithms });
-      }),
+    open: () => connectSsh2(options),
     exec: async (connection, command) => {
       const stream = await execStream(connection, command);
       await new Promise((resolve, reject) => {
@@ -104,11 +82,7 @@ function ssh2Client() {
   };
 }
 
-const client = options.client === "ours" ? await oursClient() : ssh2Client();
-const cpu = () => {
-  const used = process.cpuUsage();
-  return (used.user + used.system) / 1000;
-};
+const client = options.client === "ours" ? oursClient() : ssh2Client();
 
 let result;
 if (workload === "handshake") {
@@ -117,36 +91,36 @@ if (workload === "handshake") {
     await client.exec(session, "true");
     await client.close(session);
   }
-  const cpu0 = cpu(), wall0 = performance.now();
+  const cpu0 = cpuMs(), wall0 = performance.now();
   for (let i = 0; i < count; i++) {
     const session = await client.open();
     await client.exec(session, "true");
     await client.close(session);
   }
-  result = { cpuMs: cpu() - cpu0, wallMs: performance.now() - wall0, ops: count };
+  result = { cpuMs: cpuMs() - cpu0, wallMs: performance.now() - wall0, ops: count };
 } else {
   const session = await client.open();
   await client.exec(session, "true");
   if (workload === "latency") {
     for (let i = 0; i < 5; i++) await client.exec(session, "true");
     const latenciesMs = [];
-    const cpu0 = cpu(), wall0 = performance.now();
+    const cpu0 = cpuMs(), wall0 = performance.now();
     for (let i = 0; i < count; i++) {
       const started = performance.now();
       await client.exec(session, "true");
       latenciesMs.push(performance.now() - started);
     }
-    result = { cpuMs: cpu() - cpu0, wallMs: performance.now() - wall0, ops: count, latenciesMs };
+    result = { cpuMs: cpuMs() - cpu0, wallMs: performance.now() - wall0, ops: count, latenciesMs };
   } else if (workload === "down") {
-    const cpu0 = cpu(), wall0 = performance.now();
+    const cpu0 = cpuMs(), wall0 = performance.now();
     const received = await client.download(session, `head -c ${bytes} /dev/zero`);
     if (received !== bytes) throw new Error(`received ${received} of ${bytes} bytes`);
-    result = { cpuMs: cpu() - cpu0, wallMs: performance.now() - wall0, ops: 1, bytes };
+    result = { cpuMs: cpuMs() - cpu0, wallMs: performance.now() - wall0, ops: 1, bytes };
   } else {
-    const cpu0 = cpu(), wall0 = performance.now();
+    const cpu0 = cpuMs(), wall0 = performance.now();
     await client.upload(session, "cat > /dev/null", bytes);
-    result = { cpuMs: cpu() - cpu0, wallMs: performance.now() - wall0, ops: 1, bytes };
+    result = { cpuMs: cpuMs() - cpu0, wallMs: performance.now() - wall0, ops: 1, bytes };
   }
   await client.close(session);
 }
-process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(0));
+printResult(result);

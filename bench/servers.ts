@@ -209,6 +209,8 @@ function sshdConfig(environment: BenchEnvironment, port: number): string {
     "PrintMotd no",
     "PrintLastLog no",
     "UseDNS no",
+    // The SFTP benchmark's server side, in the session process (no sftp-server binary needed).
+    "Subsystem sftp internal-sftp",
     // The idle workload holds 200 connections, the handshake workload opens 8 at once.
     "MaxStartups 100:30:300",
     "",

@@ -12,101 +12,30 @@
  * @module
  */
 
-import type { Backend, CallbackSignature, NativeCallback, Pointer } from "./backend.ts";
+import type { Backend, NativeCallback, Pointer } from "./backend.ts";
 import {
+  type CallbackField,
   CHANNEL_CALLBACKS,
   type ChannelCallbackField,
+  type ChannelHandlers,
   HEADER_BYTES,
   SERVER_CALLBACKS,
   type ServerCallbackField,
+  type ServerHandlers,
   type StructLayout,
 } from "./structs.ts";
-import { SSH_AUTH_DENIED, SSH_ERROR } from "./constants.ts";
 
-/** Decoded server callbacks; each returns what libssh expects. */
-export interface ServerHandlers {
-  authPassword(session: Pointer, user: string, password: string): number;
-  authNone(session: Pointer, user: string): number;
-  authGssapiMic(session: Pointer, user: string, principal: string): number;
-  /** `key` is borrowed: valid only during the call. */
-  authPubkey(session: Pointer, user: string, key: Pointer, signatureState: number): number;
-  serviceRequest(session: Pointer, service: string): number;
-  channelOpenRequestSession(session: Pointer): Pointer;
-}
-
-/** Decoded channel callbacks. */
-export interface ChannelHandlers {
-  /** Returns how many bytes were consumed. */
-  data(session: Pointer, channel: Pointer, data: Uint8Array<ArrayBuffer>, isStderr: boolean): number;
-  eof(session: Pointer, channel: Pointer): void;
-  close(session: Pointer, channel: Pointer): void;
-  signal(session: Pointer, channel: Pointer, signal: string): void;
-  exitStatus(session: Pointer, channel: Pointer, status: number): void;
-  exitSignal(
-    session: Pointer,
-    channel: Pointer,
-    signal: string,
-    core: boolean,
-    errorMessage: string,
-    language: string,
-  ): void;
-  ptyRequest(
-    session: Pointer,
-    channel: Pointer,
-    term: string,
-    width: number,
-    height: number,
-    pxWidth: number,
-    pxHeight: number,
-  ): number;
-  shellRequest(session: Pointer, channel: Pointer): number;
-  authAgentReq(session: Pointer, channel: Pointer): void;
-  x11Req(
-    session: Pointer,
-    channel: Pointer,
-    singleConnection: boolean,
-    authProtocol: string,
-    authCookie: string,
-    screenNumber: number,
-  ): void;
-  ptyWindowChange(
-    session: Pointer,
-    channel: Pointer,
-    width: number,
-    height: number,
-    pxWidth: number,
-    pxHeight: number,
-  ): number;
-  execRequest(session: Pointer, channel: Pointer, command: string): number;
-  envRequest(session: Pointer, channel: Pointer, name: string, value: string): number;
-  subsystemRequest(session: Pointer, channel: Pointer, subsystem: string): number;
-  writeWontblock(session: Pointer, channel: Pointer, bytes: number): number;
-}
+export type { ChannelHandlers, ServerHandlers };
 
 /** The message callback: 1 lets libssh answer with its default reply, 0 means handled. */
 export interface MessageHandlers {
-  message(session: Pointer, message: Pointer): number;
+  message(message: Pointer): number;
 }
 
 /** Reported when a handler throws; the trampoline has already returned the safe value. */
 export type TrampolineErrorSink = (error: unknown, callback: string) => void;
 
 type Handlers = Partial<ServerHandlers & ChannelHandlers & MessageHandlers>;
-
-interface Entry {
-  readonly signature: CallbackSignature;
-  /** Returned when the handler is missing, throws, or returns a non-number (null: NULL). */
-  readonly safe: number | null | ((args: unknown[]) => number);
-  /** Turns the C arguments (userdata removed) into the handler's arguments. */
-  readonly decode: (backend: Backend, args: unknown[]) => unknown[];
-  /** Calls the handler itself, instead of once with `decode`'s arguments. */
-  readonly invoke?: (
-    backend: Backend,
-    handler: (...a: unknown[]) => unknown,
-    target: CallbackTarget,
-    args: unknown[],
-  ) => unknown;
-}
 
 /**
  * The most a data callback sees at once. libssh offers everything it holds
@@ -124,7 +53,7 @@ function invokeData(
   target: CallbackTarget,
   args: unknown[],
 ): unknown {
-  const [s, c, data, length, isStderr] = args;
+  const [, , data, length, isStderr] = args;
   const total = int(length);
   const stderr = int(isStderr) !== 0;
   const base = backend.address(data as Pointer);
@@ -142,7 +71,7 @@ function invokeData(
       } else {
         piece = backend.readBytes(at, size);
       }
-      const used = handler.call(target.handlers, s, c, piece, stderr);
+      const used = handler.call(target.handlers, piece, stderr);
       if (typeof used !== "number" || !Number.isInteger(used) || used < 0 || used > size) return used;
       taken += used;
       if (used < size) break;
@@ -156,139 +85,16 @@ function invokeData(
 /** Buffers for transient data pieces, reused (one per nesting level in use). */
 const dataScratch: Uint8Array<ArrayBuffer>[] = [];
 
-const P = "pointer" as const;
-const cstr = (backend: Backend, p: unknown): string => backend.readCString(p as Pointer) ?? "";
-const int = (v: unknown): number => Number(v);
-
-const SERVER_ENTRIES: Record<ServerCallbackField, Entry | undefined> = {
-  authPassword: {
-    signature: { parameters: [P, P, P, P], result: "i32" },
-    safe: SSH_AUTH_DENIED,
-    decode: (b, [s, user, password]) => [s, cstr(b, user), cstr(b, password)],
-  },
-  authNone: {
-    signature: { parameters: [P, P, P], result: "i32" },
-    safe: SSH_AUTH_DENIED,
-    decode: (b, [s, user]) => [s, cstr(b, user)],
-  },
-  authGssapiMic: {
-    signature: { parameters: [P, P, P, P], result: "i32" },
-    safe: SSH_AUTH_DENIED,
-    decode: (b, [s, user, principal]) => [s, cstr(b, user), cstr(b, principal)],
-  },
-  authPubkey: {
-    signature: { parameters: [P, P, P, "i8", P], result: "i32" },
-    safe: SSH_AUTH_DENIED,
-    decode: (b, [s, user, key, state]) => [s, cstr(b, user), key, int(state)],
-  },
-  serviceRequest: {
-    signature: { parameters: [P, P, P], result: "i32" },
-    safe: SSH_ERROR,
-    decode: (b, [s, service]) => [s, cstr(b, service)],
-  },
-  channelOpenRequestSession: {
-    signature: { parameters: [P, P], result: P },
-    safe: null,
-    decode: (_b, [s]) => [s],
-  },
-  gssapiSelectOid: undefined,
-  gssapiAcceptSecCtx: undefined,
-  gssapiVerifyMic: undefined,
-};
-
-const CHANNEL_ENTRIES: Record<ChannelCallbackField, Entry> = {
-  data: {
-    signature: { parameters: [P, P, P, "u32", "i32", P], result: "i32" },
-    safe: (args) => int(args[3]), // consume (drop) it: unhandled data must not stall the channel
-    decode: (
-      b,
-      [s, c, data, length, isStderr],
-    ) => [s, c, b.readBytes(data as Pointer, int(length)), int(isStderr) !== 0],
-    invoke: invokeData,
-  },
-  eof: { signature: { parameters: [P, P, P], result: "void" }, safe: 0, decode: (_b, [s, c]) => [s, c] },
-  close: { signature: { parameters: [P, P, P], result: "void" }, safe: 0, decode: (_b, [s, c]) => [s, c] },
-  signal: {
-    signature: { parameters: [P, P, P, P], result: "void" },
-    safe: 0,
-    decode: (b, [s, c, signal]) => [s, c, cstr(b, signal)],
-  },
-  exitStatus: {
-    signature: { parameters: [P, P, "i32", P], result: "void" },
-    safe: 0,
-    decode: (_b, [s, c, status]) => [s, c, int(status)],
-  },
-  exitSignal: {
-    signature: { parameters: [P, P, P, "i32", P, P, P], result: "void" },
-    safe: 0,
-    decode: (b, [s, c, signal, core, message, lang]) => [
-      s,
-      c,
-      cstr(b, signal),
-      int(core) !== 0,
-      cstr(b, message),
-      cstr(b, lang),
-    ],
-  },
-  ptyRequest: {
-    signature: { parameters: [P, P, P, "i32", "i32", "i32", "i32", P], result: "i32" },
-    safe: -1,
-    decode: (b, [s, c, term, w, h, pw, ph]) => [s, c, cstr(b, term), int(w), int(h), int(pw), int(ph)],
-  },
-  shellRequest: {
-    signature: { parameters: [P, P, P], result: "i32" },
-    safe: -1,
-    decode: (_b, [s, c]) => [s, c],
-  },
-  authAgentReq: {
-    signature: { parameters: [P, P, P], result: "void" },
-    safe: 0,
-    decode: (_b, [s, c]) => [s, c],
-  },
-  x11Req: {
-    signature: { parameters: [P, P, "i32", P, P, "u32", P], result: "void" },
-    safe: 0,
-    decode: (b, [s, c, single, protocol, cookie, screen]) => [
-      s,
-      c,
-      int(single) !== 0,
-      cstr(b, protocol),
-      cstr(b, cookie),
-      int(screen),
-    ],
-  },
-  ptyWindowChange: {
-    signature: { parameters: [P, P, "i32", "i32", "i32", "i32", P], result: "i32" },
-    safe: -1,
-    decode: (_b, [s, c, w, h, pw, ph]) => [s, c, int(w), int(h), int(pw), int(ph)],
-  },
-  execRequest: {
-    signature: { parameters: [P, P, P, P], result: "i32" },
-    safe: -1,
-    decode: (b, [s, c, command]) => [s, c, cstr(b, command)],
-  },
-  envRequest: {
-    signature: { parameters: [P, P, P, P, P], result: "i32" },
-    safe: -1,
-    decode: (b, [s, c, name, value]) => [s, c, cstr(b, name), cstr(b, value)],
-  },
-  subsystemRequest: {
-    signature: { parameters: [P, P, P, P], result: "i32" },
-    safe: -1,
-    decode: (b, [s, c, subsystem]) => [s, c, cstr(b, subsystem)],
-  },
-  writeWontblock: {
-    signature: { parameters: [P, P, "u32", P], result: "i32" },
-    safe: 0,
-    decode: (_b, [s, c, bytes]) => [s, c, int(bytes)],
-  },
-};
-
-const MESSAGE_ENTRY: Entry = {
-  signature: { parameters: [P, P, P], result: "i32" },
+const MESSAGE_ENTRY: CallbackField = {
+  member: "ssh_message_callback",
+  parameters: ["pointer", "pointer", "pointer"],
+  result: "i32",
   safe: 1,
-  decode: (_b, [s, m]) => [s, m],
+  answer: "none",
+  decode: (_b, [_s, message]) => [message],
 };
+
+const int = (v: unknown): number => Number(v);
 
 /** An object whose handlers a callback struct reaches through its `userdata` id. */
 export interface CallbackTarget {
@@ -302,26 +108,27 @@ const targets = new Map<number, CallbackTarget>();
 let nextId = 1;
 const natives = new Map<string, NativeCallback>();
 
-function safeResult(entry: Entry, args: unknown[], backend: Backend): number | Pointer {
+function safeResult(entry: CallbackField, args: unknown[], backend: Backend): number | Pointer {
   if (typeof entry.safe === "function") return entry.safe(args);
   return entry.safe === null ? backend.pointerAt(0n) : entry.safe;
 }
 
 /** The process-wide native function for one callback field, made on first use. */
-function nativeFor(backend: Backend, name: string, entry: Entry): Pointer {
+function nativeFor(backend: Backend, name: string, entry: CallbackField): Pointer {
   let callback = natives.get(name);
   if (!callback) {
-    const userdataIndex = entry.signature.parameters.length - 1;
-    callback = backend.createCallback(entry.signature, (...args: unknown[]) => {
+    const userdataIndex = entry.parameters.length - 1;
+    const signature = { parameters: entry.parameters, result: entry.result };
+    callback = backend.createCallback(signature, (...args: unknown[]) => {
       const target = targets.get(Number(backend.address(args[userdataIndex] as Pointer)));
       const handler = target?.handlers[name as keyof Handlers] as ((...a: unknown[]) => unknown) | undefined;
       if (!target || !handler) return safeResult(entry, args, backend);
       try {
-        const result = entry.invoke
-          ? entry.invoke(backend, handler, target, args)
-          : handler.apply(target.handlers, entry.decode(backend, args.slice(0, userdataIndex)));
-        if (entry.signature.result === "void") return;
-        if (entry.signature.result === "pointer") return (result ?? null) as Pointer;
+        const result = entry.pieces
+          ? invokeData(backend, handler, target, args)
+          : handler.apply(target.handlers, [...entry.decode(backend, args.slice(0, userdataIndex))]);
+        if (entry.result === "void") return;
+        if (entry.result === "pointer") return (result ?? null) as Pointer;
         if (typeof result === "number" && Number.isInteger(result)) return result;
         throw new TypeError(`${name} handler returned ${String(result)}, not an integer`);
       } catch (error) {
@@ -346,8 +153,9 @@ function nativeFor(backend: Backend, name: string, entry: Entry): Pointer {
  * limit; it costs about twenty callbacks either way.
  */
 export function prepareTrampolines(backend: Backend): void {
-  for (const [name, entry] of Object.entries(SERVER_ENTRIES)) if (entry) nativeFor(backend, name, entry);
-  for (const [name, entry] of Object.entries(CHANNEL_ENTRIES)) nativeFor(backend, name, entry);
+  for (const layout of [SERVER_CALLBACKS, CHANNEL_CALLBACKS] as StructLayout<string>[]) {
+    for (const [name, entry] of Object.entries(layout.callbacks)) if (entry) nativeFor(backend, name, entry);
+  }
   nativeFor(backend, "message", MESSAGE_ENTRY);
 }
 
@@ -358,21 +166,14 @@ export function prepareTrampolines(backend: Backend): void {
 export class CallbackStruct<Field extends string> {
   readonly #backend: Backend;
   readonly #layout: StructLayout<Field>;
-  readonly #entries: Record<Field, Entry | undefined>;
   readonly #cells: BigUint64Array<ArrayBuffer>;
   readonly #id: number;
   /** The struct's address, for `ssh_set_*_callbacks`. */
   readonly pointer: Pointer;
 
-  constructor(
-    backend: Backend,
-    layout: StructLayout<Field>,
-    entries: Record<Field, Entry | undefined>,
-    target: CallbackTarget,
-  ) {
+  constructor(backend: Backend, layout: StructLayout<Field>, target: CallbackTarget) {
     this.#backend = backend;
     this.#layout = layout;
-    this.#entries = entries;
     this.#id = nextId++;
     targets.set(this.#id, target);
     this.#cells = new BigUint64Array(HEADER_BYTES / 8 + layout.fields.length);
@@ -384,7 +185,7 @@ export class CallbackStruct<Field extends string> {
   /** Points field `name` at its trampoline, or clears it (NULL) so libssh skips it. */
   enable(name: Field, enabled: boolean): void {
     const index = this.#layout.fields.indexOf(name);
-    const entry = this.#entries[name];
+    const entry = this.#layout.callbacks[name];
     if (index < 0 || !entry) throw new TypeError(`${this.#layout.name} has no settable field ${name}`);
     this.#cells[HEADER_BYTES / 8 + index] = enabled
       ? this.#backend.address(nativeFor(this.#backend, name, entry))
@@ -402,7 +203,7 @@ export function serverCallbackStruct(
   backend: Backend,
   target: CallbackTarget,
 ): CallbackStruct<ServerCallbackField> {
-  return new CallbackStruct(backend, SERVER_CALLBACKS, SERVER_ENTRIES, target);
+  return new CallbackStruct(backend, SERVER_CALLBACKS, target);
 }
 
 /** A channel callbacks struct for `ssh_add_channel_callbacks`. */
@@ -410,7 +211,7 @@ export function channelCallbackStruct(
   backend: Backend,
   target: CallbackTarget,
 ): CallbackStruct<ChannelCallbackField> {
-  return new CallbackStruct(backend, CHANNEL_CALLBACKS, CHANNEL_ENTRIES, target);
+  return new CallbackStruct(backend, CHANNEL_CALLBACKS, target);
 }
 
 /**

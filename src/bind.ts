@@ -30,7 +30,8 @@ import { keyHandle, SshKey } from "./key.ts";
 import type { MessageCallback } from "./message.ts";
 import { Mutex } from "./mutex.ts";
 import { reactor, type Watch } from "./reactor.ts";
-import { acceptedSession, type Session, sessionCore } from "./session.ts";
+import { SESSION_CORE } from "./_session_core.ts";
+import { Session } from "./session.ts";
 import { type LimitName, type ResolvedLimits, resolveLimits, type ServerLimits } from "./limits.ts";
 
 /** Connections taken per readiness of the listening socket. */
@@ -59,7 +60,7 @@ export interface BindAlgorithms {
 /**
  * Options of `new Bind()`: the host key, which is required, and the
  * `BindSettings`. The key is `hostKey` (a private key file or an `SshKey`) or,
- * by the reference's name, `key` (an `SshKey`).
+ * for compatibility with LibSSH.jl, by its name there: `key` (an `SshKey`).
  *
  * @example
  * ```ts
@@ -99,7 +100,7 @@ export interface BindSettings {
 /** Options of `listen()`. */
 export interface ListenOptions {
   /**
-   * Accepted for parity with LibSSH.jl, where the accept loop wakes every
+   * Compatibility (LibSSH.jl): there the accept loop wakes every
    * `pollTimeout` seconds to notice a closed bind. Here closing the bind wakes
    * the loop at once, so the value only has to be valid (> 0).
    */
@@ -136,7 +137,7 @@ const SESSION_EVENT_GRACE_MS = 10_000;
  * (a key exchange in progress, or a `SessionEvent`).
  */
 function unprocessed(session: Session): string | undefined {
-  const core = sessionCore(session);
+  const core = session[SESSION_CORE];
   if (core.closed || core.disconnected || core.event || core.exchangingKeys) return undefined;
   return core.kexDone
     ? "its key exchange is done but it has no SessionEvent"
@@ -375,7 +376,7 @@ export class Bind {
 
   /** Releases the bind's async lock. */
   unlock(): void {
-    if (!this.#mutex.locked) throw new SshError("libssh", "the bind is not locked");
+    if (!this.#mutex.locked) throw new TypeError("the bind is not locked");
     this.#mutex.unlock();
   }
 
@@ -387,7 +388,7 @@ export class Bind {
   /** Starts accepting for `listen()`. */
   #startAccepting(acceptor: Acceptor): void {
     const handle = this.#live();
-    if (this.#acceptor) throw new SshError("libssh", "listen() is already running on this bind");
+    if (this.#acceptor) throw new TypeError("listen() is already running on this bind");
     this.#acceptor = acceptor;
     const fd = native().libssh.ssh_bind_get_fd(handle);
     this.#watch = reactor.watch(fd, POLLIN, () => {
@@ -453,7 +454,7 @@ export class Bind {
       if (!owned) libc.close(fd);
       return true;
     }
-    const session = acceptedSession(sessionHandle);
+    const session = Session[SESSION_CORE](sessionHandle);
     try {
       session.setAuthMethods(this.#authMethods);
       if (this.#message) session.setMessageCallback(this.#message.callback, this.#message.userdata);
@@ -486,7 +487,7 @@ export class Bind {
  * Which connection to drop, if any, when `newcomer` arrives while `waiting`
  * (oldest first) are not logged in yet; like sshd's `MaxStartups
  * start:rate:full`, but what is dropped first is a connection that idles
- * (see `SessionCore.startupStage`), the oldest of those: from `start` on
+ * (see `SessionCore.idlesBeforeLogin`), the oldest of those: from `start` on
  * with a probability rising from `rate`% to 100% at `full` (random early
  * drop), and at `full` always. Only at `full` with no idle one is the
  * newcomer refused. So idle connections cannot lock anyone out, and a burst
@@ -504,7 +505,7 @@ function makeRoom(waiting: Set<Session>, newcomer: Session, limits: ResolvedLimi
   }
   const now = Date.now();
   for (const session of waiting) {
-    if (sessionCore(session).startupStage(now) === 0) return session;
+    if (session[SESSION_CORE].idlesBeforeLogin(now)) return session;
   }
   return count < full ? undefined : newcomer;
 }
@@ -570,7 +571,7 @@ export function listen(
         if (dropped === session) return;
       }
       unauthenticated.add(session);
-      const core = sessionCore(session);
+      const core = session[SESSION_CORE];
       core.onAuthenticated = () => unauthenticated.delete(session);
       void core.disconnectedPromise.then(() => unauthenticated.delete(session));
       core.applyLimits(limits, (limit) => reportLimit(session, limit));

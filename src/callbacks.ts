@@ -12,6 +12,8 @@
  * @module
  */
 
+import { CHANNEL_CALLBACKS, SERVER_CALLBACKS } from "../ffi/structs.ts";
+import { CALLBACK_SET, callbackNames, type CallbackSetState } from "./_callbacks.ts";
 import type { AuthStatus, PublicKeyState } from "./auth.ts";
 import type { SshKey } from "./key.ts";
 import type { Session } from "./session.ts";
@@ -48,14 +50,8 @@ export interface ServerCallbackFunctions<U = unknown> {
 /** Keys of `ServerCallbackFunctions`. */
 export type ServerCallbackName = keyof ServerCallbackFunctions;
 
-const SERVER_CALLBACK_NAMES: readonly ServerCallbackName[] = [
-  "onAuthPassword",
-  "onAuthNone",
-  "onAuthGssapiMic",
-  "onAuthPubkey",
-  "onServiceRequest",
-  "onChannelOpenRequestSession",
-];
+/** The names, from the struct's table (`tests/callbacks.test.ts` checks they are this interface's keys). */
+const SERVER_CALLBACK_NAMES: readonly string[] = callbackNames(SERVER_CALLBACKS);
 
 /** The functions of a `ChannelCallbacks`; all optional. */
 export interface ChannelCallbackFunctions<U = unknown> {
@@ -139,84 +135,61 @@ export interface ChannelCallbackFunctions<U = unknown> {
 /** Keys of `ChannelCallbackFunctions`. */
 export type ChannelCallbackName = keyof ChannelCallbackFunctions;
 
-const CHANNEL_CALLBACK_NAMES: readonly ChannelCallbackName[] = [
-  "onData",
-  "onEof",
-  "onClose",
-  "onSignal",
-  "onExitStatus",
-  "onExitSignal",
-  "onPtyRequest",
-  "onShellRequest",
-  "onAuthAgentReq",
-  "onX11Req",
-  "onPtyWindowChange",
-  "onExecRequest",
-  "onEnvRequest",
-  "onSubsystemRequest",
-  "onWriteWontblock",
-];
-
-type Listener = (name: string, set: boolean) => void;
+/** The names, from the struct's table (`tests/callbacks.test.ts` checks they are this interface's keys). */
+const CHANNEL_CALLBACK_NAMES: readonly string[] = callbackNames(CHANNEL_CALLBACKS);
 
 /**
  * Defines a subclass's callback properties on its prototype: accessors shared
  * by every instance (a server makes one set per session and per channel).
  */
-let defineCallbackProperties: (prototype: object, names: readonly string[]) => void;
+function defineCallbackProperties(prototype: object, names: readonly string[]): void {
+  for (const name of names) {
+    Object.defineProperty(prototype, name, {
+      enumerable: true,
+      get(this: CallbackSet<unknown, object>): unknown {
+        return this[CALLBACK_SET].functions[name];
+      },
+      set(this: CallbackSet<unknown, object>, fn: unknown): void {
+        assign(this[CALLBACK_SET], name, fn);
+      },
+    });
+  }
+}
+
+function assign(state: CallbackSetState, name: string, fn: unknown): void {
+  if (fn !== undefined && fn !== null && typeof fn !== "function") {
+    throw new TypeError(`${name} must be a function`);
+  }
+  state.functions[name] = (fn ?? undefined) as CallbackSetState["functions"][string];
+  if (state.listeners) {
+    for (const listener of state.listeners) listener(name, fn !== undefined && fn !== null);
+  }
+}
 
 /**
  * The common part of `ServerCallbacks` and `ChannelCallbacks`: named optional
  * functions, each also a settable property, plus the `userdata` passed to
  * every call. Changes after the set was installed take effect at once.
+ *
+ * @example
+ * ```ts
+ * import type { CallbackSet } from "@libssh/libssh";
+ *
+ * const shared = (set: CallbackSet<string, object>) => set.userdata;
+ * ```
  */
 export class CallbackSet<U, F extends object> {
   /** Passed as the last argument of every callback. */
   userdata: U;
-  readonly #functions: Partial<F> = {};
-  #listeners: Set<Listener> | undefined;
+  private readonly [CALLBACK_SET]: CallbackSetState = { functions: {}, listeners: undefined };
 
   /** Sets the properties named in `names` from `functions` (the accessors are on the prototype). */
-  constructor(names: readonly (keyof F & string)[], userdata: U, functions: Partial<F>) {
+  constructor(names: readonly string[], userdata: U, functions: Partial<F>) {
     this.userdata = userdata;
-    for (const name of names) if (functions[name] !== undefined) this.#assign(name, functions[name]);
-  }
-
-  static {
-    defineCallbackProperties = (prototype, names) => {
-      for (const name of names) {
-        Object.defineProperty(prototype, name, {
-          enumerable: true,
-          get(this: CallbackSet<unknown, Record<string, unknown>>): unknown {
-            return this.#functions[name];
-          },
-          set(this: CallbackSet<unknown, Record<string, unknown>>, fn: unknown): void {
-            this.#assign(name, fn);
-          },
-        });
-      }
-    };
-  }
-
-  #assign(name: keyof F & string, fn: unknown): void {
-    if (fn !== undefined && fn !== null && typeof fn !== "function") {
-      throw new TypeError(`${name} must be a function`);
+    for (const name of names) {
+      const fn = (functions as Record<string, unknown>)[name];
+      if (fn !== undefined) assign(this[CALLBACK_SET], name, fn);
     }
-    this.#functions[name] = (fn ?? undefined) as F[keyof F & string] | undefined;
-    if (this.#listeners) {
-      for (const listener of this.#listeners) listener(name, fn !== undefined && fn !== null);
-    }
-  }
-
-  /** @internal Which functions are set. */
-  functions(): Readonly<Partial<F>> {
-    return this.#functions;
-  }
-
-  /** @internal Observes later changes; returns the unsubscribe function. */
-  observe(listener: Listener): () => void {
-    (this.#listeners ??= new Set()).add(listener);
-    return () => this.#listeners!.delete(listener);
   }
 }
 
@@ -251,11 +224,8 @@ export class ServerCallbacks<U = unknown> extends CallbackSet<U, ServerCallbackF
   constructor(userdata?: U, functions?: ServerCallbackFunctions<U>) {
     super(SERVER_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
-
-  static {
-    defineCallbackProperties(ServerCallbacks.prototype, SERVER_CALLBACK_NAMES);
-  }
 }
+defineCallbackProperties(ServerCallbacks.prototype, SERVER_CALLBACK_NAMES);
 /** The typed function properties of a `ServerCallbacks` (declaration merging). */
 export interface ServerCallbacks<U = unknown> extends ServerCallbackFunctions<U> {}
 
@@ -280,10 +250,7 @@ export class ChannelCallbacks<U = unknown> extends CallbackSet<U, ChannelCallbac
   constructor(userdata?: U, functions?: ChannelCallbackFunctions<U>) {
     super(CHANNEL_CALLBACK_NAMES, userdata as U, functions ?? {});
   }
-
-  static {
-    defineCallbackProperties(ChannelCallbacks.prototype, CHANNEL_CALLBACK_NAMES);
-  }
 }
+defineCallbackProperties(ChannelCallbacks.prototype, CHANNEL_CALLBACK_NAMES);
 /** The typed function properties of a `ChannelCallbacks` (declaration merging). */
 export interface ChannelCallbacks<U = unknown> extends ChannelCallbackFunctions<U> {}

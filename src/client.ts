@@ -35,7 +35,7 @@ import { native } from "./_native.ts";
 import type { AuthStatus } from "./auth.ts";
 import { closedError, SshError } from "./errors.ts";
 import type { SshKey } from "./key.ts";
-import type { ErrorHandler } from "./session.ts";
+import type { ErrorHandler } from "./_libssh_session.ts";
 import {
   authenticate,
   type AuthMethodName,
@@ -371,7 +371,7 @@ export class ClientSession {
 
   async #establish(signal: AbortSignal, auth: ClientAuth | undefined): Promise<void> {
     this.#live();
-    if (this.#core || this.#connecting) throw new SshError("libssh", "connect() was already called");
+    if (this.#core || this.#connecting) throw new TypeError("connect() was already called");
     this.#connecting = true;
     const options = this.#options;
     const backend = native();
@@ -735,7 +735,9 @@ export class ClientSession {
   /** The channels open on this session. */
   get channels(): ClientChannel[] {
     this.#live();
-    return [...(this.#core?.channels.values() ?? [])].map((owner) => (owner as ChannelState).channel);
+    return [...(this.#core?.channels.values() ?? [])].map((channel) =>
+      (channel.owner as ChannelState).channel
+    );
   }
 
   /** libssh's last error message for this session. */

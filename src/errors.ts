@@ -65,7 +65,7 @@ export type SshErrorCode =
   | "key-exchange-failed"
   /** The peer went away or the session broke. */
   | "disconnected"
-  /** An operation was aborted through its `AbortSignal` (nothing of the server API throws it yet). */
+  /** An operation was aborted through its `AbortSignal`. */
   | "aborted"
   /** A file could not be read or written. */
   | "io"

@@ -7,12 +7,13 @@
 import type { Pointer } from "../ffi/backend.ts";
 import { SSH_ERROR, SSH_OK } from "../ffi/constants.ts";
 import { closedError, SshError } from "./errors.ts";
-import { type AttachedEvent, type Session, type SessionCore, sessionCore } from "./session.ts";
+import { type AttachedEvent, SESSION_CORE, type SessionCore } from "./_session_core.ts";
+import type { Session } from "./session.ts";
 
 /** Options of `SessionEvent.close`. */
 export interface EventCloseOptions {
   /**
-   * Accepted for parity with LibSSH.jl, where it skips the event's lock. Here
+   * Compatibility (LibSSH.jl): there it skips the event's lock. Here
    * every libssh call runs on the JS thread, so there is no lock to skip and
    * closing is always safe: inside the session's own callbacks the free waits
    * until libssh has returned.
@@ -20,26 +21,37 @@ export interface EventCloseOptions {
   unsafe?: boolean;
 }
 
-/** `EventAttachment`'s way to `SessionEvent`'s private methods. */
-let dispatchedTo: (event: SessionEvent, rc: number) => void;
-let freeEvent: (event: SessionEvent) => void;
-
-/** An event as its session sees it: methods of one small object, not closures per session. */
+/** A `SessionEvent`'s state, as its session sees it: methods of one small object, not closures per session. */
 class EventAttachment implements AttachedEvent {
-  readonly handle: Pointer;
-  readonly #event: SessionEvent;
+  handle: Pointer;
+  session: SessionCore | undefined;
+  waiters: ((rc: number) => void)[] = [];
 
-  constructor(handle: Pointer, event: SessionEvent) {
+  constructor(handle: Pointer, session: SessionCore) {
     this.handle = handle;
-    this.#event = event;
+    this.session = session;
   }
 
   dispatched(rc: number): void {
-    dispatchedTo(this.#event, rc);
+    const waiters = this.waiters;
+    this.waiters = [];
+    const result = rc === SSH_ERROR || this.session?.disconnected ? SSH_ERROR : SSH_OK;
+    for (const resolve of waiters) resolve(result);
   }
 
+  /** Removes the session from the native event and frees it. */
   detach(): void {
-    freeEvent(this.#event);
+    const core = this.session;
+    const handle = this.handle;
+    if (!core || handle === null) return;
+    this.handle = null;
+    this.session = undefined;
+    const { libssh } = core.backend;
+    libssh.ssh_event_remove_session(handle, core.handle);
+    libssh.ssh_event_free(handle);
+    if (core.event?.handle === handle) core.event = undefined;
+    core.updateInterest();
+    this.dispatched(SSH_ERROR);
   }
 }
 
@@ -63,44 +75,34 @@ class EventAttachment implements AttachedEvent {
  * ```
  */
 export class SessionEvent {
-  #handle: Pointer;
-  #session: SessionCore | undefined;
-  #waiters: ((rc: number) => void)[] = [];
-
-  static {
-    dispatchedTo = (event, rc) => event.#dispatched(rc);
-    freeEvent = (event) => event.#free();
-  }
+  readonly #attachment: EventAttachment;
 
   /** Creates an event holding `session`; its packets are processed from now on. */
   constructor(session: Session) {
-    const core = sessionCore(session).live();
-    if (core.event) throw new SshError("libssh", "the session already has a SessionEvent");
+    const core = session[SESSION_CORE].live();
+    if (core.event) throw new TypeError("the session already has a SessionEvent");
     const { libssh } = core.backend;
     const handle = libssh.ssh_event_new();
     if (handle === null) throw new SshError("libssh", "creating the event failed");
-    if (libssh.ssh_event_add_session(handle, core.handle) !== SSH_OK) {
-      libssh.ssh_event_free(handle);
-      throw new SshError("libssh", "adding the session to the event failed", {
-        libsshMessage: core.errorText(),
-      });
-    }
-    this.#handle = handle;
-    this.#session = core;
-    core.event = new EventAttachment(handle, this);
-    if (core.disconnected) this.#dispatched(SSH_ERROR);
+    const rc = libssh.ssh_event_add_session(handle, core.handle);
+    if (rc !== SSH_OK) libssh.ssh_event_free(handle);
+    core.check(rc, "adding the session to the event");
+    this.#attachment = new EventAttachment(handle, core);
+    core.event = this.#attachment;
+    if (core.disconnected) this.#attachment.dispatched(SSH_ERROR);
     core.updateInterest();
   }
 
   /** Whether the event still holds a native `ssh_event`. */
   get isAssigned(): boolean {
-    return this.#handle !== null;
+    return this.#attachment.handle !== null;
   }
 
   /** The session it polls. */
   get session(): Session {
-    if (!this.#session) throw closedError("SessionEvent");
-    return this.#session.session;
+    const core = this.#attachment.session;
+    if (!core) throw closedError("SessionEvent");
+    return core.owner;
   }
 
   /**
@@ -109,32 +111,10 @@ export class SessionEvent {
    * session is disconnected.
    */
   doPoll(): Promise<number> {
-    const core = this.#session;
-    if (!core || this.#handle === null) return Promise.reject(closedError("SessionEvent"));
+    const { session: core, handle } = this.#attachment;
+    if (!core || handle === null) return Promise.reject(closedError("SessionEvent"));
     if (core.disconnected) return Promise.resolve(SSH_ERROR);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #dispatched(rc: number): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    const result = rc === SSH_ERROR || this.#session?.disconnected ? SSH_ERROR : SSH_OK;
-    for (const resolve of waiters) resolve(result);
-  }
-
-  /** Removes the session from the native event and frees it. */
-  #free(): void {
-    const core = this.#session;
-    const handle = this.#handle;
-    if (!core || handle === null) return;
-    this.#handle = null;
-    this.#session = undefined;
-    const { libssh } = core.backend;
-    libssh.ssh_event_remove_session(handle, core.handle);
-    libssh.ssh_event_free(handle);
-    if (core.event?.handle === handle) core.event = undefined;
-    core.updateInterest();
-    this.#dispatched(SSH_ERROR);
+    return new Promise((resolve) => this.#attachment.waiters.push(resolve));
   }
 
   /**
@@ -142,9 +122,10 @@ export class SessionEvent {
    * stays open (its packets are no longer processed).
    */
   close(_options?: EventCloseOptions): void {
-    const core = this.#session;
-    if (!core || this.#handle === null) return;
-    core.defer(() => this.#free());
+    const attachment = this.#attachment;
+    const core = attachment.session;
+    if (!core || attachment.handle === null) return;
+    core.defer(() => attachment.detach());
   }
 
   /** Same as `close()`, for `using`. */

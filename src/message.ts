@@ -7,11 +7,13 @@
 import type { Libssh, Pointer } from "../ffi/backend.ts";
 import * as c from "../ffi/constants.ts";
 import { cString, cStringArray } from "../ffi/cstring.ts";
-import { AuthMethod, authMethodMask, type PublicKeyState } from "./auth.ts";
-import { adoptChannel, type SshChannel } from "./channel.ts";
-import { closedError, SshError } from "./errors.ts";
+import { AuthMethod, authMethodMask, PublicKeyState } from "./auth.ts";
+import { CHANNEL_CORE } from "./_channel_core.ts";
+import { type MessageAnswer, SESSION_CORE, type SessionCore } from "./_session_core.ts";
+import { SshChannel } from "./channel.ts";
+import { closedError } from "./errors.ts";
 import { keyFromHandle, type SshKey } from "./key.ts";
-import type { Session, SessionCore } from "./session.ts";
+import type { Session } from "./session.ts";
 
 /**
  * The kinds of request a client sends, with libssh's values.
@@ -122,12 +124,6 @@ export interface Endpoint {
 }
 
 /**
- * The user each session's keyboard-interactive prompts were sent to: libssh
- * 0.10 leaves the user name out of the message with the answers.
- */
-const interactiveUsers = new WeakMap<SessionCore, string>();
-
-/**
  * A client request that reached the message callback. Valid only during the
  * callback: libssh frees it when the callback returns, so every method throws
  * `SshError` `"closed"` afterwards. libssh 0.10 has no way to answer such a
@@ -151,20 +147,23 @@ const interactiveUsers = new WeakMap<SessionCore, string>();
  * ```
  */
 export class Message {
-  #session: SessionCore;
-  #handle: Pointer;
-  #valid = true;
-  #replied = false;
-  #refused = false;
+  readonly #session: SessionCore;
+  readonly #handle: Pointer;
+  readonly #answer: MessageAnswer;
 
-  /** @internal Messages are made by the session for its message callback. */
-  constructor(session: SessionCore, handle: Pointer) {
+  private constructor(session: SessionCore, answer: MessageAnswer) {
     this.#session = session;
-    this.#handle = handle;
+    this.#handle = answer.handle;
+    this.#answer = answer;
+  }
+
+  /** The message for `answer`, made by the session's message dispatch; valid while `answer.open`. */
+  private static [SESSION_CORE](session: SessionCore, answer: MessageAnswer): Message {
+    return new Message(session, answer);
   }
 
   #live(): Pointer {
-    if (!this.#valid) throw closedError("Message (it is only valid inside the message callback)");
+    if (!this.#answer.open) throw closedError("Message (it is only valid inside the message callback)");
     return this.#handle;
   }
 
@@ -175,28 +174,13 @@ export class Message {
 
   #reply(what: string, fn: () => number): void {
     this.#live();
-    if (this.#replied) throw new SshError("libssh", `${what}: the message was already answered`);
+    if (this.#answer.replied) throw new TypeError(`${what}: the message was already answered`);
     const rc = this.#session.call(fn);
-    this.#replied = true;
     this.#session.updateInterest();
-    if (rc !== c.SSH_OK) {
-      throw new SshError("libssh", `${what} failed`, { libsshMessage: this.#session.errorText() });
-    }
-  }
-
-  /** @internal Whether a reply was sent. */
-  get replied(): boolean {
-    return this.#replied;
-  }
-
-  /** @internal Whether the reply was libssh's default (a refusal). */
-  get refused(): boolean {
-    return this.#refused;
-  }
-
-  /** @internal Ends validity when the callback returns. */
-  invalidate(): void {
-    this.#valid = false;
+    this.#session.check(rc, what);
+    // Only a reply libssh sent counts: after a failed one the default refusal still goes out, so the client
+    // is answered instead of left waiting.
+    this.#answer.replied = true;
   }
 
   get #libssh(): Libssh {
@@ -224,7 +208,7 @@ export class Message {
     const user = this.#string((m) => this.#libssh.ssh_message_auth_user(m));
     const interactive = this.type === RequestType.Auth && this.subtype === AuthMethod.Interactive;
     if (user !== "" || !interactive || !this.isKbdintResponse) return user;
-    return interactiveUsers.get(this.#session) ?? "";
+    return this.#session.interactiveUser ?? "";
   }
 
   /** The password of a password auth request. */
@@ -235,7 +219,9 @@ export class Message {
   /** The public key of a public key auth request (a copy you own). */
   get authPublicKey(): SshKey {
     const key = this.#libssh.ssh_message_auth_pubkey(this.#live());
-    if (key === null) throw new SshError("libssh", "the message carries no public key");
+    if (key === null) {
+      throw new TypeError("the message carries no public key (it is no public key auth request)");
+    }
     return keyFromHandle(this.#libssh.ssh_key_dup(key));
   }
 
@@ -268,7 +254,7 @@ export class Message {
   sendInteractivePrompts(request: InteractiveRequest): void {
     if (!Array.isArray(request?.prompts)) throw new TypeError("prompts must be an array");
     const backend = this.#session.backend;
-    interactiveUsers.set(this.#session, this.authUser);
+    this.#session.interactiveUser = this.authUser;
     const prompts = cStringArray(backend, request.prompts.map((p) => p.prompt));
     const echo = new Uint8Array(request.prompts.map((p) => p.echo ? 1 : 0));
     this.#reply(
@@ -296,8 +282,18 @@ export class Message {
     if (!options?.partial) this.#session.authenticatedBy(user, method);
   }
 
-  /** Tells the client its public key would be accepted (it then signs). */
+  /**
+   * Tells the client its public key would be accepted (it then signs). Only
+   * for a public key auth request without a signature (the client's probe,
+   * `authPublicKeyState === PublicKeyState.None`); anything else throws
+   * `TypeError`.
+   */
   replyPublicKeyOk(): void {
+    const probe = this.type === RequestType.Auth && this.subtype === AuthMethod.PublicKey &&
+      this.authPublicKeyState === PublicKeyState.None;
+    if (!probe) {
+      throw new TypeError("replyPublicKeyOk answers a public key probe (a key without a signature) only");
+    }
     this.#reply(
       "accepting the public key",
       () => this.#libssh.ssh_message_auth_reply_pk_ok_simple(this.#handle),
@@ -307,11 +303,10 @@ export class Message {
   /** Sets the methods listed in a refusal of this auth request. */
   setAuthMethods(methods: readonly AuthMethod[]): void {
     const mask = authMethodMask(methods);
-    if (this.#libssh.ssh_message_auth_set_methods(this.#live(), mask) !== c.SSH_OK) {
-      throw new SshError("libssh", "setting the auth methods failed", {
-        libsshMessage: this.#session.errorText(),
-      });
-    }
+    this.#session.check(
+      this.#libssh.ssh_message_auth_set_methods(this.#live(), mask),
+      "setting the auth methods",
+    );
   }
 
   /** The destination of a direct-tcpip channel open. */
@@ -337,13 +332,14 @@ export class Message {
       channel = this.#libssh.ssh_message_channel_request_open_reply_accept(this.#handle);
       return channel === null ? c.SSH_ERROR : c.SSH_OK;
     });
-    return adoptChannel(this.#session, channel);
+    return SshChannel[CHANNEL_CORE](this.#session, channel);
   }
 
   /** The channel a channel request is for, if it is one of ours. */
   get channel(): SshChannel | undefined {
     const handle = this.#libssh.ssh_message_channel_request_channel(this.#live());
-    return handle === null ? undefined : this.#session.channels.get(this.#session.backend.address(handle));
+    if (handle === null) return undefined;
+    return this.#session.channels.get(this.#session.backend.address(handle))?.owner as SshChannel | undefined;
   }
 
   /** The command of an exec request. */
@@ -405,10 +401,10 @@ export class Message {
   /** Sends libssh's default reply: a refusal (for auth, listing the allowed methods). */
   replyDefault(): void {
     this.#reply("refusing the request", () => this.#libssh.ssh_message_reply_default(this.#handle));
-    this.#refused = true;
+    this.#answer.refused = true;
   }
 
-  /** Same as `replyDefault()`. */
+  /** Compatibility (LibSSH.jl): the same as `replyDefault()`. */
   deny(): void {
     this.replyDefault();
   }

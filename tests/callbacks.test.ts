@@ -4,7 +4,18 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthMethod, AuthStatus, ChannelCallbacks, PublicKeyState, ServerCallbacks, SshKey } from "../mod.ts";
+import {
+  AuthMethod,
+  AuthStatus,
+  type ChannelCallbackName,
+  ChannelCallbacks,
+  PublicKeyState,
+  type ServerCallbackName,
+  ServerCallbacks,
+  SshKey,
+} from "../mod.ts";
+import { CHANNEL_CALLBACKS, SERVER_CALLBACKS, type SettableField } from "../ffi/structs.ts";
+import type { CallbackName } from "../src/_callbacks.ts";
 import { sshWithKey, sshWithPassword } from "./support/clients.ts";
 import { repositoryFile } from "./support/repository.ts";
 import { execChannel, startServer } from "./support/test_server.ts";
@@ -22,6 +33,34 @@ test("callback properties belong to each set, though their accessors are shared"
   assert.deepEqual([first.userdata, second.userdata], ["first", "second"]);
   assert.ok("onExecRequest" in first && "onAuthPassword" in new ServerCallbacks());
   assert.equal("onAuthPassword" in first, false, "channel sets have no server callbacks");
+});
+
+/** True only when `A` and `B` are the same union (checked when the file is type-checked). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const serverNamesFollowTable: Same<
+  ServerCallbackName,
+  CallbackName<SettableField<typeof SERVER_CALLBACKS.table>>
+> = true;
+const channelNamesFollowTable: Same<
+  ChannelCallbackName,
+  CallbackName<SettableField<typeof CHANNEL_CALLBACKS.table>>
+> = true;
+
+test("the callback sets' properties are the settable fields of ffi/structs.ts's tables, onField each", () => {
+  assert.ok(serverNamesFollowTable && channelNamesFollowTable);
+  const expected = (callbacks: object): string[] =>
+    Object.keys(callbacks).map((field) => `on${field[0].toUpperCase()}${field.slice(1)}`);
+  const accessors = (prototype: object): string[] => Object.keys(Object.getOwnPropertyDescriptors(prototype));
+  assert.deepEqual(accessors(ServerCallbacks.prototype).filter((k) => k !== "constructor"), [
+    ...expected(SERVER_CALLBACKS.callbacks),
+  ]);
+  assert.deepEqual(accessors(ChannelCallbacks.prototype).filter((k) => k !== "constructor"), [
+    ...expected(CHANNEL_CALLBACKS.callbacks),
+  ]);
+  assert.ok(
+    !("gssapiSelectOid" in SERVER_CALLBACKS.callbacks),
+    "fields the binding never sets have no callback",
+  );
 });
 
 test("callback properties take functions, and null or undefined to clear them", () => {

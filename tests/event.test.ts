@@ -28,7 +28,7 @@ test("SessionEvent: doPoll, isAssigned, close is idempotent and stops processing
     assert.equal(await session.handleKeyExchange(), true);
     const event = new SessionEvent(session);
     assert.equal(event.isAssigned, true);
-    assert.throws(() => new SessionEvent(session), SshError);
+    assert.throws(() => new SessionEvent(session), TypeError);
     let rc: number;
     while ((rc = await event.doPoll()) === 0) polls.push(rc);
     event.close();

@@ -4,8 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthMethod, type Message, PublicKeyState, RequestType, SshKey } from "../mod.ts";
-import { ssh2, sshWithKey } from "./support/clients.ts";
+import { AuthMethod, type Message, PublicKeyState, RequestType, ServerCallbacks, SshKey } from "../mod.ts";
+import { ssh2, sshWithKey, sshWithPassword } from "./support/clients.ts";
 import { keyFiles } from "./support/key_files.ts";
 import { startServer } from "./support/test_server.ts";
 
@@ -37,8 +37,10 @@ test("replyPublicKeyOk answers the probe: OpenSSH and ssh2 then sign and log in;
       const state = message.authPublicKeyState;
       seen.push(`${known ? "authorized" : "stranger"} ${PublicKeyState[state]}`);
       if (known && state === PublicKeyState.None) message.replyPublicKeyOk();
-      else if (known && state === PublicKeyState.Valid) message.replyAuthSuccess();
-      else return true; // libssh's default: refused
+      else if (known && state === PublicKeyState.Valid) {
+        assert.throws(() => message.replyPublicKeyOk(), TypeError, "a signed request is no probe");
+        message.replyAuthSuccess();
+      } else return true; // libssh's default: refused
       return false;
     },
   });
@@ -59,4 +61,25 @@ test("replyPublicKeyOk answers the probe: OpenSSH and ssh2 then sign and log in;
     "refused at the probe: no signature sent",
   );
   assert.deepEqual(server.errors, []);
+});
+
+test("replyPublicKeyOk on a password request throws TypeError; the client is refused, not left waiting", async () => {
+  const thrown: unknown[] = [];
+  await using server = startServer({
+    authMethods: [AuthMethod.Password],
+    serverCallbacks: () => new ServerCallbacks(), // passwords go to the message callback
+    messageCallback: (_session, message) => {
+      if (message.type !== RequestType.Auth || message.subtype !== AuthMethod.Password) return true;
+      try {
+        message.replyPublicKeyOk();
+      } catch (error) {
+        thrown.push(error);
+      }
+      return true;
+    },
+  });
+  const result = await sshWithPassword(server.port, "foo", "never");
+  assert.equal(result.signal, null, "the client waited for an answer until it was killed");
+  assert.notEqual(result.code, 0, result.stderr);
+  assert.ok(thrown.length >= 1 && thrown.every((e) => e instanceof TypeError), String(thrown));
 });

@@ -200,3 +200,31 @@ test("a handler that processes its session is not reported", async () => {
   assert.deepEqual(reports, []);
   assert.equal(loggedIn, true, "the client stayed, logged in, past the grace time");
 });
+
+test("calls out of order are TypeErrors, not libssh failures: unlock() unlocked, listen() twice, two SessionEvents", async () => {
+  await using bind = new Bind({ port: 0, hostKey: SshKey.generate("ed25519") });
+  assert.throws(() => bind.unlock(), { name: "TypeError", message: "the bind is not locked" });
+  const first = listen(() => {}, bind);
+  assert.throws(() => listen(() => {}, bind), {
+    name: "TypeError",
+    message: "listen() is already running on this bind",
+  });
+  await bind.close();
+  await first;
+
+  let second: unknown;
+  const { loggedIn } = await reportsOf(async (session) => {
+    session.setServerCallbacks(passwordFoo());
+    if (!await session.handleKeyExchange()) return;
+    using _event = new SessionEvent(session);
+    try {
+      using _again = new SessionEvent(session);
+    } catch (error) {
+      second = error;
+    }
+    await session.disconnected;
+  });
+  assert.equal(loggedIn, true, "the first event still processes the session");
+  assert.ok(second instanceof TypeError && !(second instanceof SshError), String(second));
+  assert.equal(second.message, "the session already has a SessionEvent");
+});

@@ -141,6 +141,49 @@ test("a read answered with more bytes than asked ends the session", async () => 
   assert.equal(sftp.isOpen, false);
 });
 
+test("a read's data split across transport chunks, even inside its first fields, arrives whole and in order", async () => {
+  const content = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) % 251);
+  // Chunk sizes the answer is cut into: through the length, the type, the id, the data length, the data.
+  for (const cuts of [[2, 3], [5, 4], [9, 1], [13, 100], [14, 1000, 1], [7, 7, 7, 7, 7]]) {
+    const server = new FakeSftpServer();
+    server.onRequest = (request) => {
+      if (request.type === 1) return server.send(versionPacket());
+      if (request.type === OPEN) return server.send(packet(HANDLE, { u32: request.id! }, "h"));
+      const view = new DataView(request.body.buffer, request.body.byteOffset);
+      const offset = Number(view.getBigUint64(4 + 1)); // after the handle "h"
+      const length = view.getUint32(4 + 1 + 8);
+      const bytes = packet(DATA, { u32: request.id! }, content.subarray(offset, offset + length));
+      let at = 0;
+      for (const cut of cuts) {
+        server.send(bytes.slice(at, at + cut));
+        at += cut;
+      }
+      server.send(bytes.slice(at));
+    };
+    await using sftp = await connect(server);
+    const file = await sftp.open("/f");
+    assert.deepEqual(await file.read(content.length, 0), content, `cut ${cuts}`);
+    const pieces: Uint8Array[] = [];
+    for await (const piece of file.readable({ end: content.length, chunkSize: 1000 })) pieces.push(piece);
+    assert.deepEqual(new Uint8Array(pieces.flatMap((piece) => [...piece])), content, `cut ${cuts}`);
+  }
+});
+
+test("a split read whose data length runs past its packet ends the session", async () => {
+  const server = new FakeSftpServer();
+  server.onRequest = (request) => {
+    if (request.type === 1) return server.send(versionPacket());
+    if (request.type === OPEN) return server.send(packet(HANDLE, { u32: request.id! }, "h"));
+    const lying = packet(DATA, { u32: request.id! }, { u32: 90 }, { u32: 0 }, { u32: 0 });
+    server.send(lying.subarray(0, 10));
+    server.send(lying.subarray(10));
+  };
+  await using sftp = await connect(server);
+  const file = await sftp.open("/f");
+  await rejectsWith(file.read(100, 0), "sftp", "bad-message", /data runs past the end of the packet/);
+  assert.equal(sftp.isOpen, false);
+});
+
 test("malformed packets end the session with sftp/bad-message naming the problem", async () => {
   const cases: [string, (request: ReceivedRequest) => Uint8Array, RegExp][] = [
     ["a packet of length 0", () => new Uint8Array(4), /length 0/],

@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import * as constants from "../ffi/constants.ts";
 import { libsshVersion, parseVersion } from "../ffi/load.ts";
 import { CHANNEL_CALLBACKS, HEADER_BYTES, SERVER_CALLBACKS, type StructLayout } from "../ffi/structs.ts";
+import type { NativeType } from "../ffi/symbols.ts";
 import { headerConstants } from "../scripts/header_constants.ts";
 import { run } from "./support/clients.ts";
 import { repositoryFile } from "./support/repository.ts";
@@ -196,6 +197,90 @@ test("callback structs: ffi/structs.ts gives every libssh release's sizes and th
   }
   for (const what of missing) console.log(`NOT COMPARED: libssh headers of ${what}`);
   assert.deepEqual(problems, [], problems.join("\n"));
+});
+
+/** The foreign type the binding uses for a C parameter or result type. */
+function nativeTypeOf(cType: string): NativeType | "void" | undefined {
+  const type = cType.replace(/\bconst\b/g, "").replace(/\s+/g, " ").trim();
+  if (type.includes("*") || /^ssh_[a-z_]+$/.test(type)) return "pointer";
+  return ({ void: "void", int: "i32", uint32_t: "u32", char: "i8" } as Record<string, NativeType | "void">)[
+    type
+  ];
+}
+
+/**
+ * The C signature of every function pointer member of `struct name`, from
+ * its typedef in `source`: the result type and the parameter types.
+ */
+function memberSignatures(
+  source: string,
+  name: string,
+): Map<string, { result: string; parameters: string[] }> {
+  const text = source.replace(/\/\*[\s\S]*?\*\//g, "");
+  const body = text.match(new RegExp(`struct ${name}\\s*\\{([\\s\\S]*?)\\};`))?.[1];
+  assert.ok(body, `struct ${name} not found`);
+  const signatures = new Map<string, { result: string; parameters: string[] }>();
+  for (const [, typedef, member] of body.matchAll(/(\w+)\s+(\w+)\s*;/g)) {
+    const found = text.match(
+      new RegExp(`typedef\\s+([\\w\\s*]+?)\\s*\\(\\s*\\*\\s*${typedef}\\s*\\)\\s*\\(([^)]*)\\)`),
+    );
+    if (!found) continue; // size_t size, void *userdata
+    const parameters = found[2].split(",").map((p) => p.trim().replace(/\s*\b\w+$/, ""));
+    signatures.set(member, { result: found[1].trim(), parameters });
+  }
+  return signatures;
+}
+
+test("callback tables: each line's parameters and result are its C typedef's, in every release's headers", () => {
+  const problems: string[] = [];
+  let compared = 0;
+  for (const { dir } of headerSets().sets) {
+    const source = readFileSync(join(dir, "callbacks.h"), "utf8") +
+      readFileSync(join(dir, "server.h"), "utf8");
+    for (const layout of STRUCTS) {
+      const signatures = memberSignatures(source, layout.name);
+      for (const field of layout.fields) {
+        const entry = layout.callbacks[field];
+        const c = signatures.get(layout.members[field]);
+        if (!entry) continue;
+        if (!c) {
+          problems.push(`${dir}: ${layout.name}.${layout.members[field]} has no typedef`);
+          continue;
+        }
+        compared++;
+        const theirs = { result: nativeTypeOf(c.result), parameters: c.parameters.map(nativeTypeOf) };
+        const ours = { result: entry.result, parameters: [...entry.parameters] };
+        if (JSON.stringify(theirs) !== JSON.stringify(ours)) {
+          problems.push(
+            `${dir}: ${layout.name}.${field} is ${JSON.stringify(ours)} in ffi/structs.ts, ` +
+              `${JSON.stringify(theirs)} in C (${c.result} (${c.parameters.join(", ")}))`,
+          );
+        }
+      }
+    }
+  }
+  const settable = STRUCTS.reduce((n, layout) => n + Object.keys(layout.callbacks).length, 0);
+  assert.ok(compared >= settable, `compared ${compared} signatures, the tables set ${settable}`);
+  assert.deepEqual(problems, [], problems.join("\n"));
+});
+
+test("callback tables: the size written and each settable field's index follow from the table's order", () => {
+  for (const layout of STRUCTS) {
+    assert.equal(layout.size, HEADER_BYTES + 8 * layout.fields.length, layout.name);
+    assert.deepEqual(
+      Object.keys(layout.members),
+      [...layout.fields],
+      `${layout.name}: members in field order`,
+    );
+    for (const [field, entry] of Object.entries(layout.callbacks)) {
+      assert.equal(
+        entry?.member,
+        layout.members[field as keyof typeof layout.members],
+        `${layout.name}.${field}`,
+      );
+      assert.equal(entry?.parameters.at(-1), "pointer", `${layout.name}.${field}: userdata comes last`);
+    }
+  }
 });
 
 test("the loaded libssh is one whose headers were compared (LIBSSH_INCLUDE beside LIBSSH_PATH)", async () => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { SSH_AUTH_AGAIN, SSH_AUTH_ERROR, SSH_OK, SSH_OPTIONS_IDENTITY_AGENT } from "../../ffi/constants.ts";
+import { SSH_AUTH_AGAIN, SSH_AUTH_ERROR, SSH_OPTIONS_IDENTITY_AGENT } from "../../ffi/constants.ts";
 import { cString } from "../../ffi/cstring.ts";
 import { AuthMethod, AuthStatus } from "../auth.ts";
 import { SshError } from "../errors.ts";
@@ -116,7 +116,7 @@ export function methodNames(mask: number): AuthMethodName[] {
 function status(core: ClientCore, rc: number, what: string): AuthStatus {
   if (rc === SSH_AUTH_ERROR) {
     if (core.disconnected || core.closed) throw core.disconnectedError();
-    throw new SshError("libssh", `${what} failed`, { libsshMessage: core.errorText() });
+    core.check(rc, what);
   }
   return rc as AuthStatus;
 }
@@ -213,9 +213,10 @@ export async function userauthAgent(
 ): Promise<AuthStatus> {
   const { libssh } = core.backend;
   if (socketPath !== undefined) {
-    if (libssh.ssh_options_set(core.handle, SSH_OPTIONS_IDENTITY_AGENT, cString(socketPath)) !== SSH_OK) {
-      throw new SshError("libssh", "setting the agent socket failed", { libsshMessage: core.errorText() });
-    }
+    core.check(
+      libssh.ssh_options_set(core.handle, SSH_OPTIONS_IDENTITY_AGENT, cString(socketPath)),
+      "setting the agent socket",
+    );
   }
   for (;;) {
     if (signal?.aborted) throw signal.reason;
@@ -264,11 +265,8 @@ export async function userauthKbdint(
     core.assertConnected();
     answers.forEach((text, i) => {
       if (typeof text !== "string") throw new TypeError("kbdint answers must be strings");
-      if (libssh.ssh_userauth_kbdint_setanswer(core.handle, i, cString(text)) < 0) {
-        throw new SshError("libssh", "setting a keyboard-interactive answer failed", {
-          libsshMessage: core.errorText(),
-        });
-      }
+      const rc = libssh.ssh_userauth_kbdint_setanswer(core.handle, i, cString(text));
+      if (rc < 0) core.check(rc, "setting a keyboard-interactive answer");
     });
     result = await step(core, "keyboard-interactive authentication", kbdint, signal);
   }

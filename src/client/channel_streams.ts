@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ChannelCore, ChannelOwner } from "../channel.ts";
+import type { ChannelCore, ChannelOwner } from "../_channel_core.ts";
 import type { SshError } from "../errors.ts";
 import type { ClientCore } from "./client_core.ts";
 
@@ -45,7 +45,7 @@ export class ChannelStreams {
     this.stdout = this.#stream(0);
     this.stderr = this.#stream(1);
     core.addHandlers({
-      data: (_s, _c, data, isStderr) => this.#take(this.#inputs[isStderr ? 1 : 0], data),
+      data: (data, isStderr) => this.#take(this.#inputs[isStderr ? 1 : 0], data),
       eof: () => this.#ended(),
       close: () => this.#ended(),
     }, "client channel input");

@@ -7,9 +7,9 @@
  */
 
 import type { Pointer } from "../../ffi/backend.ts";
-import { SSH_AGAIN, SSH_OK, SSH_REQUEST_DENIED } from "../../ffi/constants.ts";
+import { SSH_AGAIN, SSH_ERROR, SSH_OK, SSH_REQUEST_DENIED } from "../../ffi/constants.ts";
 import { cString } from "../../ffi/cstring.ts";
-import { ChannelCore, type ChannelOwner } from "../channel.ts";
+import { ChannelCore, type ChannelOwner } from "../_channel_core.ts";
 import { closedError, SshError } from "../errors.ts";
 import type { ClientSession } from "../client.ts";
 import { ChannelStreams } from "./channel_streams.ts";
@@ -102,8 +102,8 @@ export class ChannelState implements ChannelOwner {
     });
     this.exited.catch(() => {}); // rejected when nobody waits for it: not an unhandled rejection
     this.core.addHandlers({
-      exitStatus: (_s, _c, status) => this.#exit.exitStatus = status,
-      exitSignal: (_s, _c, signal, coreDumped) => {
+      exitStatus: (status) => this.#exit.exitStatus = status,
+      exitSignal: (signal, coreDumped) => {
         this.#exit.exitSignal = signal;
         this.#exit.coreDumped = coreDumped;
       },
@@ -229,7 +229,7 @@ export async function openChannel(
   core.assertConnected();
   const handle = core.backend.libssh.ssh_channel_new(core.handle);
   if (handle === null) {
-    throw new SshError("libssh", "creating a channel failed", { libsshMessage: core.errorText() });
+    core.check(SSH_ERROR, "creating a channel");
   }
   const channel = wrapChannel(session, core, handle);
   const state = channelState(channel);

@@ -14,26 +14,18 @@
  */
 
 import type { Backend, Pointer } from "../../ffi/backend.ts";
-import { SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_OK, SSH_WRITE_PENDING } from "../../ffi/constants.ts";
-import { OutputCounters } from "../../ffi/counters.ts";
+import { SSH_AGAIN, SSH_OK, SSH_WRITE_PENDING } from "../../ffi/constants.ts";
 import { closeFd } from "../../ffi/fd.ts";
-import { POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from "../../ffi/platform.ts";
+import { POLLIN, POLLOUT } from "../../ffi/platform.ts";
 import { messageCallback } from "../../ffi/trampolines.ts";
-import type { ChannelHost, ChannelOwner } from "../channel.ts";
+import { LibsshSession } from "../_libssh_session.ts";
 import { closedError, SshError } from "../errors.ts";
-import { enterLibssh, inLibssh, leaveLibssh } from "../libssh_calls.ts";
-import { type LimitName, type ResolvedLimits, resolveLimits } from "../limits.ts";
 import { Mutex } from "../mutex.ts";
 import { reactor, type Watch } from "../reactor.ts";
 import { inTurn } from "./turns.ts";
 
 /** At most this many `ssh_event_dopoll` calls (4 KiB each) per wake-up, as on the server side. */
 const DOPOLL_BATCH = 64;
-/**
- * The channel bounds a client session applies: the server's defaults (its
- * output high-water mark: what writers let libssh hold for the socket).
- */
-const CLIENT_LIMITS = resolveLimits();
 
 /** What the core tells each channel of its session (kept apart from the channel's public methods). */
 export interface ChannelLink {
@@ -48,18 +40,16 @@ export interface ChannelLink {
 /** Answers a message (a channel open from the server) inside the message callback: 0 handled, 1 default reply. */
 export type MessageHandler = (message: Pointer) => number;
 
-/** The client session's internals (not part of the public API). */
-export class ClientCore implements ChannelHost {
-  readonly backend: Backend;
-  readonly handle: Pointer;
-  readonly channels: Map<bigint, ChannelOwner> = new Map();
-  /** The socket libssh reads (ours: closed after the session is freed, unless the caller owns it). */
-  readonly fd: number;
+/**
+ * The client session's internals (not part of the public API). Its channel
+ * bounds are the server's defaults (the output high-water mark: what writers
+ * let libssh hold for the socket). The socket libssh reads is ours, closed
+ * after the session is freed, unless the caller owns it.
+ */
+export class ClientCore extends LibsshSession {
   readonly #ownsFd: boolean;
   /** `close()` was called. */
   closed = false;
-  /** The connection ended. */
-  disconnected = false;
   /** Why the connection ended, when we know better than libssh (keepalive timeout). */
   endedBy: SshError | undefined;
   authenticated = false;
@@ -73,41 +63,29 @@ export class ClientCore implements ChannelHost {
   onMessage: MessageHandler | undefined;
   onError: (error: unknown, context: string) => void = (error, context) =>
     console.error(`libssh client ${context}:`, error);
-  readonly limits: ResolvedLimits = CLIENT_LIMITS;
-  /** Input held by consumers of `ChannelCore`'s own readers (the client's streams bound themselves). */
-  inputHeld = 0;
-  inputStarved = false;
-  readonly #counters: OutputCounters;
-
-  #depth = 0;
+  #watch: Watch | undefined;
+  #event: Pointer = null;
   /** `#onReady` runs: what libssh reads then is its round of packets. */
   #inRound = false;
   /** The socket's byte count when reads were last accounted for (see `#noticeReads`). */
   #seenReceived = 0;
-  #deferred: (() => void)[] = [];
-  #watch: Watch | undefined;
-  #event: Pointer = null;
   #waiters: (() => void)[] = [];
   readonly #links = new Set<ChannelLink>();
-  /** ssh_connect was called: libssh uses the socket now and says whether it still has it. */
-  #handedOver = false;
   /** A worker thread is inside libssh for this session: the JS thread must not touch it. */
   #workerBusy = false;
-  #destroyed = false;
   #destroyWhenIdle = false;
   #message: { pointer: Pointer; userdata: Pointer; release(): void } | undefined;
   readonly #ended: { promise: Promise<void>; resolve: () => void };
   readonly #endHooks: (() => void)[] = [];
 
   constructor(backend: Backend, handle: Pointer, fd: number, ownsFd: boolean) {
-    this.backend = backend;
-    this.handle = handle;
-    this.fd = fd;
+    super(backend, handle, fd);
+    // Until ssh_connect, libssh does not use the socket.
+    this.socketHandedOver = false;
     this.#ownsFd = ownsFd;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => resolve = r);
     this.#ended = { promise, resolve };
-    this.#counters = new OutputCounters(backend, handle);
     this.#watch = reactor.watch(fd, 0, (revents) => this.#onReady(revents));
   }
 
@@ -130,103 +108,8 @@ export class ClientCore implements ChannelHost {
     return new SshError("disconnected", "the connection to the server ended", { libsshMessage: text });
   }
 
-  call<T>(fn: () => T): T {
-    this.#depth++;
-    enterLibssh();
-    try {
-      return fn();
-    } finally {
-      leaveLibssh();
-      if (--this.#depth === 0) {
-        if (this.#deferred.length > 0) this.#runDeferred();
-        this.#noticeSocketClosed();
-        this.#noticeReads();
-      }
-    }
-  }
-
-  /**
-   * libssh read packets inside another call than the reactor's round (a
-   * channel close flushes, an open or a read processes what came in): they
-   * may answer an operation that waits, and the socket has nothing left to
-   * wake the reactor with. So the operations waiting before that call retry,
-   * as after a round (the caller's own, which waits after it, does not).
-   * Checked after each call through `call`, and in `updateInterest`, which
-   * every path runs after its libssh calls.
-   */
-  #noticeReads(): void {
-    if (this.#inRound || this.#destroyed) return;
-    const received = this.#counters.received();
-    if (received === this.#seenReceived) return;
-    this.#seenReceived = received;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    queueMicrotask(() => {
-      if (!this.#destroyed && !this.disconnected) {
-        const outputFull = this.outputFull();
-        for (const link of this.#links) link.progressed(outputFull);
-      }
-      for (const wake of waiters) wake();
-      this.updateInterest();
-    });
-  }
-
-  /**
-   * libssh closes the socket itself when a read or write on it fails; the
-   * reactor's epoll set drops a closed descriptor without a word. So after
-   * each libssh call: once the socket is gone, the session is disconnected.
-   */
-  #noticeSocketClosed(): void {
-    if (!this.#handedOver || this.disconnected || this.#destroyed) return;
-    if (this.backend.libssh.ssh_get_fd(this.handle) !== this.fd) this.markDisconnected();
-  }
-
-  get inLibssh(): boolean {
-    return inLibssh();
-  }
-
-  /** Whether writers wait: libssh holds the output high-water mark or more for the socket. */
-  outputFull(): boolean {
-    if (this.#destroyed) return false;
-    if ((this.backend.libssh.ssh_get_status(this.handle) & SSH_WRITE_PENDING) === 0) this.#counters.drained();
-    return this.#counters.queued() >= this.limits.sessionOutputHighWaterMark;
-  }
-
-  sendData(write: () => number): number {
-    const payloadBefore = this.#counters.payload();
-    const written = this.call(write);
-    if (written > 0) this.#counters.wrote(written, payloadBefore);
-    return written;
-  }
-
-  /** Outgoing traffic: the keepalive counts only what comes from the server. */
-  noteActivity(): void {}
-
-  /** The channel limits a client reaches are its own requests' (env): nothing to report to. */
-  reportLimit(_limit: LimitName): void {}
-
-  inputFreed(): void {}
-
-  defer(fn: () => void): void {
-    if (this.#depth === 0) fn();
-    else this.#deferred.push(fn);
-  }
-
-  #runDeferred(): void {
-    const pending = this.#deferred;
-    this.#deferred = [];
-    for (const fn of pending) {
-      try {
-        fn();
-      } catch (error) {
-        this.onError(error, "deferred close");
-      }
-    }
-  }
-
-  errorText(): string {
-    if (this.#destroyed || this.#workerBusy) return "";
-    return this.backend.readCString(this.backend.libssh.ssh_get_error(this.handle)) ?? "";
+  override errorText(): string {
+    return this.#workerBusy ? "" : super.errorText();
   }
 
   /** Registers a channel to hear of rounds of packets and of the end of the session. */
@@ -241,7 +124,41 @@ export class ClientCore implements ChannelHost {
     else this.#endHooks.push(hook);
   }
 
-  updateInterest(): void {
+  override call<T>(fn: () => T): T {
+    try {
+      return super.call(fn);
+    } finally {
+      if (!this.inLibssh) this.#noticeReads();
+    }
+  }
+
+  /**
+   * libssh read packets inside another call than the reactor's round (a
+   * channel close flushes, an open or a read processes what came in): they
+   * may answer an operation that waits, and the socket has nothing left to
+   * wake the reactor with. So the operations waiting before that call retry,
+   * as after a round (the caller's own, which waits after it, does not).
+   * Checked after each outermost `call`, and in `updateInterest`, which every
+   * path runs after its libssh calls.
+   */
+  #noticeReads(): void {
+    if (this.#inRound || this.destroyed) return;
+    const received = this.counters.received();
+    if (received === this.#seenReceived) return;
+    this.#seenReceived = received;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    queueMicrotask(() => {
+      if (!this.destroyed && !this.disconnected) {
+        const outputFull = this.outputFull();
+        for (const link of this.#links) link.progressed(outputFull);
+      }
+      for (const wake of waiters) wake();
+      this.updateInterest();
+    });
+  }
+
+  override updateInterest(): void {
     this.#noticeReads();
     const watch = this.#watch;
     if (!watch || this.disconnected) return;
@@ -249,8 +166,10 @@ export class ClientCore implements ChannelHost {
       watch.setEvents(0);
       return;
     }
+    // Not ssh_get_poll_flags: libssh flags POLLOUT after every write, even a complete one, which woke the
+    // reactor once more after each packet sent. SSH_WRITE_PENDING here is its output buffer's length.
     const status = this.backend.libssh.ssh_get_status(this.handle);
-    if ((status & SSH_WRITE_PENDING) === 0) this.#counters.drained();
+    if ((status & SSH_WRITE_PENDING) === 0) this.counters.drained();
     watch.setEvents(POLLIN | ((status & SSH_WRITE_PENDING) ? POLLOUT : 0));
   }
 
@@ -319,7 +238,7 @@ export class ClientCore implements ChannelHost {
 
   /** `ssh_connect` is about to run: from now on libssh holds the socket. */
   handOver(): void {
-    this.#handedOver = true;
+    this.socketHandedOver = true;
   }
 
   /** Starts processing packets with an `ssh_event` of this session alone (after `ssh_connect`). */
@@ -327,12 +246,9 @@ export class ClientCore implements ChannelHost {
     const { libssh } = this.backend;
     const event = libssh.ssh_event_new();
     if (event === null) throw new SshError("libssh", "creating the event failed");
-    if (libssh.ssh_event_add_session(event, this.handle) !== SSH_OK) {
-      libssh.ssh_event_free(event);
-      throw new SshError("libssh", "adding the session to the event failed", {
-        libsshMessage: this.errorText(),
-      });
-    }
+    const rc = libssh.ssh_event_add_session(event, this.handle);
+    if (rc !== SSH_OK) libssh.ssh_event_free(event);
+    this.check(rc, "adding the session to the event");
     this.#event = event;
     this.updateInterest();
   }
@@ -345,7 +261,7 @@ export class ClientCore implements ChannelHost {
   installMessageCallback(): void {
     if (this.#message) return;
     this.#message = messageCallback(this.backend, {
-      handlers: { message: (_s, message) => this.onMessage?.(message) ?? 1 },
+      handlers: { message: (message) => this.onMessage?.(message) ?? 1 },
       onError: (error) => this.onError(error, "message callback"),
     });
     this.backend.libssh.ssh_set_message_callback(this.handle, this.#message.pointer, this.#message.userdata);
@@ -365,23 +281,18 @@ export class ClientCore implements ChannelHost {
         this.call(() => this.#drain(event));
       } finally {
         this.#inRound = false;
-        this.#seenReceived = this.#counters.received();
+        this.#seenReceived = this.counters.received();
       }
-      if (this.#destroyed) return;
-      ended = this.#connectionEnded(revents);
+      if (this.destroyed) return;
+      ended = this.connectionEnded(revents);
     }
-    this.#progressed();
-    if (ended) this.markDisconnected();
-    else this.updateInterest();
-  }
-
-  /** After a round of packets: channels may go on, waiters retry. */
-  #progressed(): void {
     const outputFull = this.outputFull();
     for (const link of this.#links) link.progressed(outputFull);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
+    if (ended) this.markDisconnected();
+    else this.updateInterest();
   }
 
   /** `ssh_event_dopoll(event, 0)` until the socket has nothing more, or a batch limit. */
@@ -393,15 +304,8 @@ export class ClientCore implements ChannelHost {
     }
   }
 
-  #connectionEnded(revents: number): boolean {
-    const status = this.backend.libssh.ssh_get_status(this.handle);
-    if (status & (SSH_CLOSED | SSH_CLOSED_ERROR)) return true;
-    // A hang-up libssh did not notice would make the wait return at once forever.
-    return (revents & (POLLHUP | POLLERR | POLLNVAL)) !== 0 && (revents & POLLIN) === 0;
-  }
-
   /** The connection is over: stop waiting on the socket and wake everyone who waits on it. */
-  markDisconnected(reason?: SshError): void {
+  override markDisconnected(reason?: SshError): void {
     if (this.disconnected) return;
     this.endedBy ??= reason;
     this.disconnected = true;
@@ -423,13 +327,13 @@ export class ClientCore implements ChannelHost {
 
   /** Disconnects and frees everything; outside libssh calls (see `defer`), and after a worker-thread call. */
   destroy(): void {
-    if (this.#destroyed) return;
+    if (this.destroyed) return;
     this.markDisconnected();
     if (this.#workerBusy) {
       this.#destroyWhenIdle = true;
       return;
     }
-    this.#destroyed = true;
+    this.destroyed = true;
     for (const link of this.#links) link.freed();
     this.#links.clear();
     this.channels.clear();
@@ -440,7 +344,7 @@ export class ClientCore implements ChannelHost {
       this.#event = null;
     }
     // libssh closes the socket itself after some errors; then the number may already be someone else's.
-    const stillOpen = !this.#handedOver || libssh.ssh_get_fd(this.handle) === this.fd;
+    const stillOpen = !this.socketHandedOver || libssh.ssh_get_fd(this.handle) === this.fd;
     libssh.ssh_disconnect(this.handle);
     libssh.ssh_free(this.handle);
     this.#message?.release();

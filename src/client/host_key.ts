@@ -120,9 +120,10 @@ export function knownHostsFiles(policy: HostKeyPolicy | undefined): KnownHostsPo
 /** The server's host key, as the key exchange gave it. */
 export function serverKey(core: ClientCore): SshKey {
   const cell = new PointerCell();
-  if (core.backend.libssh.ssh_get_server_publickey(core.handle, cell.buffer) !== SSH_OK) {
-    throw new SshError("libssh", "reading the server's host key failed", { libsshMessage: core.errorText() });
-  }
+  core.check(
+    core.backend.libssh.ssh_get_server_publickey(core.handle, cell.buffer),
+    "reading the server's host key",
+  );
   return keyFromHandle(cell.get(core.backend));
 }
 
@@ -136,11 +137,10 @@ export function knownHostsStatus(core: ClientCore): KnownHosts {
 export function knownHostsEntry(core: ClientCore): string {
   const cell = new PointerCell();
   const { backend } = core;
-  if (backend.libssh.ssh_session_export_known_hosts_entry(core.handle, cell.buffer) !== SSH_OK) {
-    throw new SshError("libssh", "exporting the known_hosts entry failed", {
-      libsshMessage: core.errorText(),
-    });
-  }
+  core.check(
+    backend.libssh.ssh_session_export_known_hosts_entry(core.handle, cell.buffer),
+    "exporting the known_hosts entry",
+  );
   const text = cell.get(backend);
   const line = backend.readCString(text) ?? "";
   backend.libssh.ssh_string_free_char(text);

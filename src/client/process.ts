@@ -98,7 +98,7 @@ export class SshProcess {
   /** The command's stdin; closing it sends EOF. */
   readonly stdin: WritableStream<Uint8Array>;
 
-  /** @internal Made by `ClientSession.spawn` / `shell`. */
+  /** Wraps a session channel on which a command or shell was started (`ClientSession.spawn` / `shell` do). */
   constructor(channel: ClientChannel) {
     this.channel = channel;
     this.stdin = channel.writable;

@@ -11,7 +11,8 @@
 import type { Writable } from "node:stream";
 import { native } from "../_native.ts";
 import { WOULD_BLOCK, writeFd } from "../../ffi/fd.ts";
-import { type ChannelCore, channelCore, type SshChannel } from "../channel.ts";
+import { CHANNEL_CORE, type ChannelCore } from "../_channel_core.ts";
+import type { SshChannel } from "../channel.ts";
 import type { FdStream } from "../fd_stream.ts";
 
 /** Bytes taken from libssh per read when the command has room again. */
@@ -48,7 +49,7 @@ export class ChannelInput {
 
   /** Starts feeding `channel`'s data to `sink`, beginning with what libssh kept before. */
   constructor(channel: SshChannel, sink: InputSink) {
-    this.#core = channelCore(channel);
+    this.#core = channel[CHANNEL_CORE];
     this.#sink = sink;
     this.#core.onInputRoom = () => this.#flush();
     this.#core.consumeInput((data) => this.#take(data));

@@ -7,7 +7,8 @@
  */
 
 import { SshError } from "../errors.ts";
-import { PacketFramer } from "./frames.ts";
+import { concat } from "./file.ts";
+import { PacketFramer, splitParts } from "./frames.ts";
 import { MalformedPacketError, PacketReader, PacketType, PacketWriter, SFTP_VERSION } from "./packet.ts";
 import type { Parse } from "./responses.ts";
 import { sessionError } from "./status.ts";
@@ -91,6 +92,8 @@ export class SftpSession {
   readonly #pending = new Map<number, Pending>();
   /** Packets waiting for the transport's back-pressure to ease, in the order they were made. */
   readonly #queue: Uint8Array[][] = [];
+  /** Packets made in this turn, sent together at its end (one SSH packet for many small requests). */
+  #outgoing: Uint8Array[] = [];
   #flushing = false;
   #unfinishedWrites = 0;
   #lastWrite: Promise<void> = Promise.resolve();
@@ -197,6 +200,14 @@ export class SftpSession {
    * they were made and the transport's back-pressure holds them here.
    */
   #send(parts: Uint8Array[]): void {
+    this.#outgoing.push(...parts);
+    if (this.#outgoing.length === parts.length) queueMicrotask(() => this.#sendOutgoing());
+  }
+
+  #sendOutgoing(): void {
+    const parts = coalesce(this.#outgoing);
+    this.#outgoing = [];
+    if (this.#failure) return;
     if (this.#queue.length === 0 && this.#hasRoom()) {
       this.#write(parts);
       return;
@@ -242,7 +253,7 @@ export class SftpSession {
   }
 
   async #readLoop(): Promise<void> {
-    const onPacket = (body: Uint8Array): void => this.#dispatch(body);
+    const onPacket = (parts: Uint8Array[]): void => this.#dispatch(parts);
     for (;;) {
       const chunk = await this.#reader.read().catch((error) => {
         const failure = `reading from the SFTP transport failed: ${describe(error)}`;
@@ -280,8 +291,13 @@ export class SftpSession {
   }
 
   /** Hands one packet to its request; throws MalformedPacketError for one that fits no request. */
-  #dispatch(body: Uint8Array): void {
+  #dispatch(parts: Uint8Array[]): void {
     if (this.#failure) return;
+    // A read's data stays in the pieces it came in (no copy); any other packet is parsed whole.
+    const pieces = parts.length > 1 && parts[0][0] === PacketType.Data && !this.#handshake;
+    const [body, data] = pieces
+      ? splitParts(parts, DATA_HEADER_LENGTH)
+      : [parts.length === 1 ? parts[0] : concat(parts), undefined];
     const reader = new PacketReader(body, 1);
     const type = body[0] as PacketType;
     if (this.#handshake) {
@@ -311,7 +327,7 @@ export class SftpSession {
     this.#pending.delete(id);
     let result: unknown;
     try {
-      result = pending.parse({ type, reader });
+      result = pending.parse({ type, reader, data });
     } catch (error) {
       if (!(error instanceof MalformedPacketError)) {
         pending.reject(error);
@@ -357,6 +373,28 @@ export class SftpSession {
     this.#fail(new SshError("closed", "the SFTP session is closed"), true);
     return this.#ended!;
   }
+}
+
+/** Parts below this size are sent merged with their neighbours; larger ones (write data) as they are. */
+const MERGE_BELOW = 4096;
+
+/** `parts` with each run of consecutive small parts merged into one. */
+function coalesce(parts: Uint8Array[]): Uint8Array[] {
+  const merged: Uint8Array[] = [];
+  let run: Uint8Array[] = [];
+  const endRun = (): void => {
+    if (run.length > 0) merged.push(run.length === 1 ? run[0] : concat(run));
+    run = [];
+  };
+  for (const part of parts) {
+    if (part.length < MERGE_BELOW) run.push(part);
+    else {
+      endRun();
+      merged.push(part);
+    }
+  }
+  endRun();
+  return merged;
 }
 
 function describe(error: unknown): string {

@@ -92,10 +92,19 @@ export function positiveOption(
 }
 
 let createFile: (context: FileContext, handle: Uint8Array, path: string) => SftpFile;
+let fileReader: (file: SftpFile, options: SftpReadableOptions) => PipelinedReader;
 
 /** An `SftpFile` for a handle the server returned (for `SftpClient.open`). */
 export function openedFile(context: FileContext, handle: Uint8Array, path: string): SftpFile {
   return createFile(context, handle, path);
+}
+
+/**
+ * What `readable()` reads, without the stream: each read's pieces at once
+ * (for `download`, which writes them with one `writev`).
+ */
+export function pipelinedReader(file: SftpFile, options: SftpReadableOptions): PipelinedReader {
+  return fileReader(file, options);
 }
 
 /**
@@ -124,6 +133,10 @@ export class SftpFile {
 
   static {
     createFile = (context, handle, path) => new SftpFile(context, handle, path);
+    fileReader = (file, options) => {
+      file.#live();
+      return file.#reader(options);
+    };
   }
 
   private constructor(context: FileContext, handle: Uint8Array, path: string) {
@@ -139,7 +152,7 @@ export class SftpFile {
     return this.#context.session;
   }
 
-  #readAt = (offset: number, length: number): Promise<Uint8Array> =>
+  #readAt = (offset: number, length: number): Promise<Uint8Array[]> =>
     this.#context.session.request(
       PacketType.Read,
       (w) => w.string(this.#handle).uint64(offset).uint32(length),
@@ -187,9 +200,9 @@ export class SftpFile {
     this.#live();
     checkOffset(length, "length");
     const reader = this.#reader({ start: position, end: checkOffset(position, "position") + length });
-    const chunks: Uint8Array[] = [];
-    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) chunks.push(chunk);
-    return chunks.length === 1 ? chunks[0] : concat(chunks);
+    const pieces: Uint8Array[] = [];
+    for (let data = await reader.next(); data; data = await reader.next()) pieces.push(...data);
+    return pieces.length === 1 ? pieces[0] : concat(pieces);
   }
 
   /** Writes `data` (a string as UTF-8) at `position`, split into pipelined requests. */
@@ -250,9 +263,9 @@ export class SftpFile {
     const reader = this.#reader(options);
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        const chunk = await reader.next();
-        if (chunk) controller.enqueue(chunk);
-        else controller.close();
+        const data = await reader.next();
+        if (!data) controller.close();
+        else for (const piece of data) controller.enqueue(piece);
       },
       cancel: () => reader.cancel(),
     }, { highWaterMark: 0 });

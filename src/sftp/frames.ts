@@ -1,6 +1,6 @@
 /**
  * Cuts the server's byte stream into SFTP packets, with a bound on a
- * packet's length checked before anything is allocated for it.
+ * packet's length checked before anything is held for it.
  *
  * @module
  */
@@ -9,17 +9,20 @@ import { MalformedPacketError } from "./packet.ts";
 
 /**
  * Splits a byte stream into packet bodies (the bytes after each `uint32`
- * length). A packet that arrives whole inside one chunk is handed on as a
- * view of that chunk; one split across chunks is gathered into a buffer of
- * exactly its length. A length of 0 or above `maxLength` throws
+ * length), each handed on as the views of the chunks it lies in, in order:
+ * one view for a packet inside one chunk, several for one split across
+ * chunks. Nothing is copied: a read's data reaches the caller in the pieces
+ * the transport delivered (a copy would cost an allocation of its size per
+ * read, page faults and all). A length of 0 or above `maxLength` throws
  * `MalformedPacketError`: the stream cannot be resynchronised after it.
  */
 export class PacketFramer {
   readonly #maxLength: number;
   readonly #header = new Uint8Array(4);
   #headerFilled = 0;
-  #packet: Uint8Array | undefined;
-  #packetFilled = 0;
+  /** The parts of the packet begun, and the bytes it still needs. */
+  #parts: Uint8Array[] = [];
+  #missing = 0;
 
   constructor(maxLength: number) {
     this.#maxLength = maxLength;
@@ -27,22 +30,22 @@ export class PacketFramer {
 
   /** True while a packet has begun and not ended (the stream ending now would truncate it). */
   get partial(): boolean {
-    return this.#headerFilled > 0 || this.#packet !== undefined;
+    return this.#headerFilled > 0 || this.#missing > 0;
   }
 
   /** Feeds one chunk; `onPacket` is called for each packet it completes, in order. */
-  push(chunk: Uint8Array, onPacket: (body: Uint8Array) => void): void {
+  push(chunk: Uint8Array, onPacket: (parts: Uint8Array[]) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.#packet) {
-        const n = Math.min(chunk.length - offset, this.#packet.length - this.#packetFilled);
-        this.#packet.set(chunk.subarray(offset, offset + n), this.#packetFilled);
-        this.#packetFilled += n;
+      if (this.#missing > 0) {
+        const n = Math.min(chunk.length - offset, this.#missing);
+        this.#parts.push(chunk.subarray(offset, offset + n));
+        this.#missing -= n;
         offset += n;
-        if (this.#packetFilled === this.#packet.length) {
-          const body = this.#packet;
-          this.#packet = undefined;
-          onPacket(body);
+        if (this.#missing === 0) {
+          const parts = this.#parts;
+          this.#parts = [];
+          onPacket(parts);
         }
         continue;
       }
@@ -67,12 +70,37 @@ export class PacketFramer {
         );
       }
       if (chunk.length - offset >= length) {
-        onPacket(chunk.subarray(offset, offset + length));
+        onPacket([chunk.subarray(offset, offset + length)]);
         offset += length;
-      } else {
-        this.#packet = new Uint8Array(length);
-        this.#packetFilled = 0;
-      }
+      } else this.#missing = length;
     }
   }
+}
+
+/**
+ * The first `length` bytes of `parts` as one array (a view when the first
+ * part holds them, else a copy), and the views of the rest. Throws
+ * `MalformedPacketError` if the parts hold fewer bytes.
+ */
+export function splitParts(parts: Uint8Array[], length: number): [Uint8Array, Uint8Array[]] {
+  const first = parts[0];
+  if (first.length >= length) {
+    const rest = parts.slice(1);
+    if (first.length > length) rest.unshift(first.subarray(length));
+    return [first.subarray(0, length), rest];
+  }
+  const head = new Uint8Array(length);
+  let filled = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    const n = Math.min(part.length, length - filled);
+    head.set(part.subarray(0, n), filled);
+    filled += n;
+    if (filled === length) {
+      const rest = parts.slice(i + 1);
+      if (n < part.length) rest.unshift(part.subarray(n));
+      return [head, rest];
+    }
+  }
+  throw new MalformedPacketError(`a packet of ${filled} bytes, shorter than its first fields (${length})`);
 }

@@ -8,12 +8,12 @@
 
 import { SshError } from "../errors.ts";
 
-/** Reads up to `length` bytes at `offset`; an empty result is the end of the file. */
-export type ReadAt = (offset: number, length: number) => Promise<Uint8Array>;
+/** Reads up to `length` bytes at `offset`, in one piece or more; no bytes is the end of the file. */
+export type ReadAt = (offset: number, length: number) => Promise<Uint8Array[]>;
 /** Writes `data` at `offset`. */
 export type WriteAt = (offset: number, data: Uint8Array) => Promise<void>;
 
-type Outcome = { data: Uint8Array } | { error: unknown };
+type Outcome = { data: Uint8Array[] } | { error: unknown };
 
 interface Slot {
   offset: number;
@@ -57,9 +57,11 @@ export class PipelinedReader {
     return { offset, length, outcome };
   }
 
-  /** The next bytes of the range, or `null` at its end (nothing is pending then). */
-  async next(): Promise<Uint8Array | null> {
-    while (!this.#done && this.#slots.length < this.#concurrency && this.#next < this.#end) {
+  /** The next bytes of the range (one read's pieces), or `null` at its end (nothing is pending then). */
+  async next(): Promise<Uint8Array[] | null> {
+    // Refilled in batches: the requests of a batch leave together, in one SSH packet.
+    const refill = this.#slots.length <= this.#concurrency - Math.max(1, this.#concurrency >> 2);
+    while (refill && !this.#done && this.#slots.length < this.#concurrency && this.#next < this.#end) {
       const length = Math.min(this.#chunkSize, this.#end - this.#next);
       this.#slots.push(this.#request(this.#next, length));
       this.#next += length;
@@ -72,12 +74,13 @@ export class PipelinedReader {
       throw outcome.error;
     }
     const { data } = outcome;
-    if (data.length === 0) {
+    const received = data.reduce((sum, piece) => sum + piece.length, 0);
+    if (received === 0) {
       await this.cancel();
       return null;
     }
-    if (data.length < head.length) {
-      this.#slots[0] = this.#request(head.offset + data.length, head.length - data.length);
+    if (received < head.length) {
+      this.#slots[0] = this.#request(head.offset + received, head.length - received);
     } else this.#slots.shift();
     return data;
   }

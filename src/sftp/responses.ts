@@ -15,6 +15,11 @@ import { STATUS_EOF, STATUS_OK, statusError } from "./status.ts";
 export interface Response {
   type: PacketType;
   reader: PacketReader;
+  /**
+   * A `DATA` response that came in several transport chunks: the views of
+   * the bytes after its data length field, where `reader` ends.
+   */
+  data?: Uint8Array[];
 }
 
 /** Turns a response into a request's result; throws its error. */
@@ -84,23 +89,43 @@ export function expectAttributes(operation: string, path: string): Parse<SftpSta
   };
 }
 
-/** `DATA` of at most `length` bytes (a view into the packet), or an empty array for `STATUS` EOF. */
-export function expectData(operation: string, path: string, length: number): Parse<Uint8Array> {
+/** `DATA` of at most `length` bytes (views of the packet, in one piece or more), or none for `STATUS` EOF. */
+export function expectData(operation: string, path: string, length: number): Parse<Uint8Array[]> {
   return (response) => {
     if (response.type === PacketType.Data) {
-      const data = response.reader.bytes("data");
-      if (data.length > length) {
-        throw new MalformedPacketError(`${data.length} bytes for a read of ${length}`);
+      const data = response.data
+        ? dataPieces(response.reader, response.data)
+        : [response.reader.bytes("data")];
+      const received = data.reduce((sum, piece) => sum + piece.length, 0);
+      if (received > length) {
+        throw new MalformedPacketError(`${received} bytes for a read of ${length}`);
       }
       return data;
     }
     if (response.type === PacketType.Status) {
       const code = response.reader.uint32("status code");
-      if (code === STATUS_EOF) return new Uint8Array(0);
+      if (code === STATUS_EOF) return [];
       failStatus(code, response.reader, operation, path);
     }
     unexpected(response, operation);
   };
+}
+
+/** The data of a `DATA` response that came in pieces, as long as its length field says. */
+function dataPieces(reader: PacketReader, pieces: Uint8Array[]): Uint8Array[] {
+  const declared = reader.uint32("data length");
+  const data: Uint8Array[] = [];
+  let missing = declared;
+  for (const piece of pieces) {
+    if (missing === 0) break;
+    const n = Math.min(missing, piece.length);
+    data.push(n === piece.length ? piece : piece.subarray(0, n));
+    missing -= n;
+  }
+  if (missing > 0) {
+    throw new MalformedPacketError(`data runs past the end of the packet (${declared - missing} bytes left)`);
+  }
+  return data;
 }
 
 /** A `NAME` with its entries, or `null` for `STATUS` EOF (the end of a listing). */

@@ -8,7 +8,14 @@
 
 import { open } from "node:fs/promises";
 import { fileError, SshError } from "../errors.ts";
-import { closingAfter, concat, DEFAULT_CONCURRENCY, positiveOption, type SftpFile } from "./file.ts";
+import {
+  closingAfter,
+  concat,
+  DEFAULT_CONCURRENCY,
+  pipelinedReader,
+  positiveOption,
+  type SftpFile,
+} from "./file.ts";
 import { abortedError } from "./pipeline.ts";
 
 /**
@@ -148,17 +155,31 @@ export async function downloadTo(
   const target = await open(local, "w").catch((error) => {
     throw fileError(`local file ${local}`, error);
   });
-  const reader = file.readable(options).getReader();
+  const reader = pipelinedReader(file, options);
+  // A read's pieces are gathered here for one write: a buffer reused, so no allocation (and no page
+  // faults) per read; `writev` would not spare it, as Deno's joins the pieces into a new buffer.
+  let gathered = new Uint8Array(0);
   let transferred = 0;
   try {
     for (;;) {
       throwIfAborted(options.signal, `downloading ${file.path}`);
-      const { value, done } = await reader.read();
-      if (done) break;
-      await target.write(value, 0, value.length, transferred).catch((error) => {
+      const data = await reader.next();
+      if (!data) break;
+      let bytes = data[0];
+      if (data.length > 1) {
+        const length = data.reduce((sum, piece) => sum + piece.length, 0);
+        if (gathered.length < length) gathered = new Uint8Array(length);
+        bytes = gathered.subarray(0, length);
+        let at = 0;
+        for (const piece of data) {
+          bytes.set(piece, at);
+          at += piece.length;
+        }
+      }
+      await target.write(bytes, 0, bytes.length, transferred).catch((error) => {
         throw localError("writing", local, error);
       });
-      transferred += value.length;
+      transferred += bytes.length;
       options.onProgress?.(transferred, total);
     }
   } catch (error) {
