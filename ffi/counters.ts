@@ -25,6 +25,7 @@ import type { Backend, Pointer } from "./backend.ts";
 const PACKET_OVERHEAD = 128;
 /** `struct ssh_counter_struct`: in_bytes, out_bytes, in_packets, out_packets (uint64 each). */
 const COUNTER_CELLS = 4;
+const IN_BYTES = 0;
 const OUT_BYTES = 1;
 const OUT_PACKETS = 3;
 
@@ -53,6 +54,11 @@ export class OutputCounters {
   #unsent(): number {
     const made = this.#payload() + PACKET_OVERHEAD * Number(this.#cells[COUNTER_CELLS + OUT_PACKETS]);
     return made - Number(this.#cells[OUT_BYTES]);
+  }
+
+  /** Bytes read from the socket so far: when it moves, libssh processed what came in. */
+  received(): number {
+    return Number(this.#cells[IN_BYTES]);
   }
 
   /** Payload bytes encrypted so far; read it before `ssh_channel_write`, pass it to `wrote`. */

@@ -806,6 +806,10 @@ export const libsshSymbols = {
     parameters: ["pointer"], // ssh_channel channel
     result: "i32",
   },
+  ssh_channel_request_auth_agent: {
+    parameters: ["pointer"], // ssh_channel channel
+    result: "i32",
+  },
   ssh_channel_request_subsystem: {
     parameters: [
       "pointer", // ssh_channel channel

@@ -79,6 +79,8 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
   #queued = 0;
   #closing: Promise<void> | undefined;
   #writers: (() => void)[] = [];
+  /** The struct of the core's own handlers, whose write-wontblock field is set only while writers wait. */
+  readonly #own: CallbackStruct<ChannelCallbackField>;
   #progressWaiters: (() => void)[] = [];
   readonly #structs: { struct: CallbackStruct<ChannelCallbackField>; release?: () => void }[] = [];
   #reader: Reader | undefined;
@@ -101,7 +103,7 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
     this.address = session.backend.address(handle);
     this.owner = owner;
     session.channels.set(this.address, this);
-    this.#addStruct({
+    this.#own = this.#addStruct({
       eof: () => {
         this.remoteEof = true;
         this.#finishReader();
@@ -118,6 +120,8 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
         return 0;
       },
     }, "channel");
+    // libssh calls it at every POLLOUT its poll sees, which is most of them during a download.
+    this.#own.enable("writeWontblock", false);
   }
 
   live(): this {
@@ -332,12 +336,15 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
   }
 
   #writable(): Promise<void> {
+    if (this.#writers.length === 0 && !this.freed) this.#own.enable("writeWontblock", true);
     return new Promise((resolve) => this.#writers.push(resolve));
   }
 
   #wakeWriters(): void {
     const writers = this.#writers;
+    if (writers.length === 0) return;
     this.#writers = [];
+    if (!this.freed) this.#own.enable("writeWontblock", false);
     for (const wake of writers) wake();
   }
 

@@ -72,6 +72,7 @@ import {
   serverKey,
   updateKnownHosts,
 } from "./client/host_key.ts";
+import { AgentRelay, agentSocketPath } from "./client/agent_forwarding.ts";
 import { checkKeepalive, type KeepaliveOptions, startKeepalive } from "./client/keepalive.ts";
 import {
   checkExecOptions,
@@ -127,6 +128,12 @@ export interface ClientOptions {
   fd?: number;
   /** Keepalive requests when the server is quiet; off by default. */
   keepalive?: KeepaliveOptions;
+  /**
+   * Forward the local SSH agent to the commands of `run`, `spawn` and
+   * `shell` (`ssh -A`): `true` for `SSH_AUTH_SOCK`'s agent, or its socket
+   * path. Off by default; only for servers you trust with your keys' use.
+   */
+  agentForwarding?: boolean | string;
   /** Algorithms instead of libssh's defaults. */
   algorithms?: ClientAlgorithms;
   /** zlib compression. Default false. */
@@ -310,11 +317,14 @@ export class ClientSession {
   #closed = false;
   #connecting = false;
   #forwards: RemoteForwards | undefined;
+  /** The local agent's socket when `agentForwarding` is on. */
+  readonly #agentSocket: string | undefined;
 
   /** Checks the options; nothing is connected until `connect()`. */
   constructor(options: ClientOptions) {
     checkOptions(options);
     this.#options = { ...options };
+    this.#agentSocket = agentSocketPath(options.agentForwarding);
   }
 
   static {
@@ -412,7 +422,8 @@ export class ClientSession {
     core.authenticated = true;
     const forwards = new RemoteForwards(this, core);
     this.#forwards = forwards;
-    core.onMessage = (message) => forwards.handleMessage(message);
+    const agent = this.#agentSocket === undefined ? undefined : new AgentRelay(this, core, this.#agentSocket);
+    core.onMessage = (message) => agent?.handleMessage(message) ?? forwards.handleMessage(message);
     core.installMessageCallback();
     if (this.#options.keepalive) startKeepalive(core, checkKeepalive(this.#options.keepalive));
   }
@@ -562,7 +573,7 @@ export class ClientSession {
     if (typeof command !== "string") throw new TypeError("the command must be a string");
     checkExecOptions(options);
     const channel = await this.openSession({ signal: options.signal });
-    await startCommand(channel, command, options, options.pty, endStdin);
+    await startCommand(channel, command, options, options.pty, endStdin, this.#agentSocket !== undefined);
     return new SshProcess(channel);
   }
 
@@ -584,7 +595,14 @@ export class ClientSession {
     const settings = options ?? {};
     checkExecOptions(settings);
     const channel = await this.openSession({ signal: settings.signal });
-    await startCommand(channel, undefined, settings, settings.pty ?? true, false);
+    await startCommand(
+      channel,
+      undefined,
+      settings,
+      settings.pty ?? true,
+      false,
+      this.#agentSocket !== undefined,
+    );
     return this.#watched(new SshProcess(channel), settings.signal);
   }
 

@@ -425,6 +425,19 @@ export class ClientChannel {
     return state.request("exec", () => libssh.ssh_channel_request_exec(state.core.handle, text));
   }
 
+  /**
+   * Asks the server to forward agent connections of this channel's command
+   * back to this side (`auth-agent-req@openssh.com`; before `requestExec` /
+   * `requestShell`). Only a session made with `agentForwarding` relays them
+   * to the local agent; any other refuses them. `run`, `spawn` and `shell`
+   * send it themselves when the session has `agentForwarding`.
+   */
+  requestAgentForwarding(): Promise<void> {
+    const state = liveState(this);
+    const { libssh } = state.core.session.backend;
+    return state.request("auth-agent-req", () => libssh.ssh_channel_request_auth_agent(state.core.handle));
+  }
+
   /** Starts the user's login shell. */
   requestShell(): Promise<void> {
     const state = liveState(this);

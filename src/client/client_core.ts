@@ -65,6 +65,10 @@ export class ClientCore extends LibsshSession {
     console.error(`libssh client ${context}:`, error);
   #watch: Watch | undefined;
   #event: Pointer = null;
+  /** `#onReady` runs: what libssh reads then is its round of packets. */
+  #inRound = false;
+  /** The socket's byte count when reads were last accounted for (see `#noticeReads`). */
+  #seenReceived = 0;
   #waiters: (() => void)[] = [];
   readonly #links = new Set<ChannelLink>();
   /** A worker thread is inside libssh for this session: the JS thread must not touch it. */
@@ -120,16 +124,53 @@ export class ClientCore extends LibsshSession {
     else this.#endHooks.push(hook);
   }
 
+  override call<T>(fn: () => T): T {
+    try {
+      return super.call(fn);
+    } finally {
+      if (!this.inLibssh) this.#noticeReads();
+    }
+  }
+
+  /**
+   * libssh read packets inside another call than the reactor's round (a
+   * channel close flushes, an open or a read processes what came in): they
+   * may answer an operation that waits, and the socket has nothing left to
+   * wake the reactor with. So the operations waiting before that call retry,
+   * as after a round (the caller's own, which waits after it, does not).
+   * Checked after each outermost `call`, and in `updateInterest`, which every
+   * path runs after its libssh calls.
+   */
+  #noticeReads(): void {
+    if (this.#inRound || this.destroyed) return;
+    const received = this.counters.received();
+    if (received === this.#seenReceived) return;
+    this.#seenReceived = received;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    queueMicrotask(() => {
+      if (!this.destroyed && !this.disconnected) {
+        const outputFull = this.outputFull();
+        for (const link of this.#links) link.progressed(outputFull);
+      }
+      for (const wake of waiters) wake();
+      this.updateInterest();
+    });
+  }
+
   override updateInterest(): void {
+    this.#noticeReads();
     const watch = this.#watch;
     if (!watch || this.disconnected) return;
     if (this.#workerBusy || (this.#event === null && this.#waiters.length === 0)) {
       watch.setEvents(0);
       return;
     }
-    const flags = this.backend.libssh.ssh_get_poll_flags(this.handle);
-    if ((flags & SSH_WRITE_PENDING) === 0) this.counters.drained();
-    watch.setEvents(POLLIN | ((flags & SSH_WRITE_PENDING) ? POLLOUT : 0));
+    // Not ssh_get_poll_flags: libssh flags POLLOUT after every write, even a complete one, which woke the
+    // reactor once more after each packet sent. SSH_WRITE_PENDING here is its output buffer's length.
+    const status = this.backend.libssh.ssh_get_status(this.handle);
+    if ((status & SSH_WRITE_PENDING) === 0) this.counters.drained();
+    watch.setEvents(POLLIN | ((status & SSH_WRITE_PENDING) ? POLLOUT : 0));
   }
 
   /**
@@ -235,7 +276,13 @@ export class ClientCore extends LibsshSession {
     let ended = false;
     const event = this.#event;
     if (event !== null) {
-      this.call(() => this.#drain(event));
+      this.#inRound = true;
+      try {
+        this.call(() => this.#drain(event));
+      } finally {
+        this.#inRound = false;
+        this.#seenReceived = this.counters.received();
+      }
       if (this.destroyed) return;
       ended = this.connectionEnded(revents);
     }

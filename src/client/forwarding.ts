@@ -123,7 +123,7 @@ export function openDirectTcpip(
  * ended (EOF one way leaves the other open), then closes both. A failure on
  * either side ends both.
  */
-async function bridgeSocket(channel: ClientChannel, socket: Socket): Promise<void> {
+export async function bridgeSocket(channel: ClientChannel, socket: Socket): Promise<void> {
   const toSocket = (async (): Promise<void> => {
     const reader = channel.readable.getReader();
     try {
@@ -169,7 +169,7 @@ async function bridgeSocket(channel: ClientChannel, socket: Socket): Promise<voi
 }
 
 /** Connections of a forwarding, closed with it. */
-class ConnectionSet {
+export class ConnectionSet {
   readonly #active = new Set<{ socket?: Socket; channel?: ClientChannel }>();
   readonly max: number;
 

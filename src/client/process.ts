@@ -156,8 +156,9 @@ export function checkExecOptions(options: ExecOptions): void {
 }
 
 /**
- * Sends env, pty and the exec (or shell) request on a freshly opened session
- * channel, then feeds `stdin`. Closes the channel when a request fails.
+ * Sends auth-agent-req (with `forwardAgent`), env, pty and the exec (or
+ * shell) request on a freshly opened session channel, then feeds `stdin`.
+ * Closes the channel when a request fails.
  */
 export async function startCommand(
   channel: ClientChannel,
@@ -165,12 +166,14 @@ export async function startCommand(
   options: ExecOptions,
   pty: boolean | PtyOptions | undefined,
   endStdin: boolean,
+  forwardAgent: boolean,
 ): Promise<void> {
   try {
     // Queued in this order on the channel: they reach the server in it.
-    const requests = Object.entries(options.env ?? {}).map(([name, value]) =>
-      channel.requestEnv(name, value)
-    );
+    const requests = forwardAgent ? [channel.requestAgentForwarding()] : [];
+    for (const [name, value] of Object.entries(options.env ?? {})) {
+      requests.push(channel.requestEnv(name, value));
+    }
     if (pty) requests.push(channel.requestPty(pty === true ? {} : pty));
     requests.push(command === undefined ? channel.requestShell() : channel.requestExec(command));
     await Promise.all(requests);
