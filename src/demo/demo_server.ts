@@ -21,6 +21,10 @@ import type { RunningCommand } from "./running_command.ts";
 import { openDirectTcpip, ReverseForwarding } from "./forwarding.ts";
 import { type RunningPtyCommand, runPtyCommand } from "./pty_command.ts";
 import { Timeline, type TimelineEntry } from "./timeline.ts";
+import { DirectLauncher, type ProcessLauncher } from "./process_launcher.ts";
+import { Spawner } from "./spawner.ts";
+import { native } from "../_native.ts";
+import { nativeSpawnAvailable } from "../../ffi/demo/spawn.ts";
 
 const SFTP_SERVERS = [
   "/usr/lib/openssh/sftp-server",
@@ -122,6 +126,16 @@ export interface DemoServerOptions {
   exec?: ExecHandler;
   /** Kill commands that run longer than this many milliseconds. Default: no limit. */
   timeout?: number;
+  /**
+   * Start commands from a small helper process, the spawner, started with the
+   * server (on Linux). Spawning from a process that holds many descriptors
+   * (thousands of sessions) costs more the more it holds; the spawner holds
+   * a dozen. `false` spawns from this process. If the spawner cannot start,
+   * commands are spawned from this process; if it dies, the commands it ran
+   * end with status 255 and the next command starts a new one (see the
+   * README). Default true.
+   */
+  spawner?: boolean;
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
@@ -194,6 +208,9 @@ function withForgottenAwaitHints(started: Promise<DemoServer>, server: DemoServe
   }
   return started;
 }
+
+/** Whether this system can start commands with `posix_spawn` and watch them with pidfds (Linux). */
+let nativeSpawn: boolean | undefined;
 
 /** Whether `host` only reaches this machine. */
 function isLoopback(host: string): boolean {
@@ -286,6 +303,9 @@ export class DemoServer {
   readonly #ownsHostKey: boolean;
   #listening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** Who starts commands with `posix_spawn`; none where `node:child_process` does (not Linux). */
+  #launcher: ProcessLauncher | undefined;
+  #spawner: Spawner | undefined;
   /**
    * This process's environment at start plus `options.env`, what commands
    * start with. Frozen: shared by every command (and encoded for them once).
@@ -382,6 +402,7 @@ export class DemoServer {
   }
 
   #listen(): void {
+    this.#startLauncher();
     this.bind.setMessageCallback((session, message) => this.#onMessage(session, message));
     this.#timeline.record(0, "listening", { host: this.host, port: this.port });
     this.#listening = listen((session) => this.#serve(session), this.bind, {
@@ -394,6 +415,21 @@ export class DemoServer {
   }
 
   #connections = new WeakMap<Session, Connection>();
+
+  /** Picks how commands start; the spawner now, while this process holds few descriptors. */
+  #startLauncher(): void {
+    nativeSpawn ??= nativeSpawnAvailable(native());
+    if (!nativeSpawn) return;
+    if (this.#options.spawner === false) {
+      this.#launcher = new DirectLauncher();
+      return;
+    }
+    this.#launcher = this.#spawner = new Spawner({
+      started: (pid) => this.#timeline.record(0, "spawner-started", { pid }),
+      exited: (pid, exit, killed) => this.#timeline.record(0, "spawner-exited", { pid, ...exit, killed }),
+      unavailable: (reason) => this.#timeline.record(0, "spawner-unavailable", { reason }),
+    });
+  }
 
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
@@ -552,7 +588,12 @@ export class DemoServer {
       client.commands.push(label);
       const pty = onTerminal ? terminal : undefined; // a shell or command gets one only after a pty request
       record("exec", { command: label, pty: pty !== undefined });
-      const options = { env: environment(), cwd: this.#options.cwd, timeout: this.#options.timeout };
+      const options = {
+        env: environment(),
+        cwd: this.#options.cwd,
+        timeout: this.#options.timeout,
+        launcher: this.#launcher,
+      };
       const command = pty
         ? runPtyCommand(channel, argv, { ...options, ...pty })
         : runCommand(channel, argv, options);
@@ -645,6 +686,7 @@ export class DemoServer {
       await Promise.all([...this.#sessions].map((session) => session.close()));
       await this.#listening;
       await Promise.allSettled(this.#forwards);
+      await this.#spawner?.close();
       this.#timeline.record(0, "closed");
       if (this.#ownsHostKey) this.hostKey.close();
     })();
