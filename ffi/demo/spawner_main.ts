@@ -45,7 +45,17 @@ const SOCKET_KEY = 0;
 const BATCH = 64;
 const SIGKILL = 9;
 
-const backend = native();
+/** The libssh binding (with the C library); a spawner that cannot load it says why in one line and exits. */
+function load(): ReturnType<typeof native> {
+  try {
+    return native();
+  } catch (error) {
+    console.error(`DemoServer spawner: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+const backend = load();
 const libc = demoLibc(backend);
 const layout = epollEventLayout(backend.arch);
 const epoll = backend.libc.epoll_create1(EPOLL_CLOEXEC);
@@ -114,7 +124,12 @@ function handle(message: SpawnerRequest, fds: number[]): void {
 
 function readRequests(): void {
   for (;;) {
-    const received = receivePacket(backend, SOCKET, packet);
+    let received;
+    try {
+      received = receivePacket(backend, SOCKET, packet);
+    } catch {
+      exit(); // ECONNRESET: the DemoServer closed its end with our replies unread
+    }
     if (received === WOULD_BLOCK) return;
     if (received === null) exit();
     handle(decodeMessage<SpawnerRequest>(received.bytes), received.fds);

@@ -426,7 +426,12 @@ export class DemoServer {
     }
     this.#launcher = this.#spawner = new Spawner({
       started: (pid) => this.#timeline.record(0, "spawner-started", { pid }),
-      exited: (pid, exit, killed) => this.#timeline.record(0, "spawner-exited", { pid, ...exit, killed }),
+      exited: (pid, exit, killed) =>
+        this.#timeline.record(
+          0,
+          "spawner-exited",
+          exit.signal ? { pid, signal: exit.signal, killed } : { pid, code: exit.code, killed },
+        ),
       unavailable: (reason) => this.#timeline.record(0, "spawner-unavailable", { reason }),
     });
   }

@@ -20,6 +20,7 @@ import {
   type CommandOptions,
   reportExit,
   type RunningCommand,
+  tellClient,
   UNKNOWN_EXIT_STATUS,
 } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
@@ -36,7 +37,7 @@ const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
 /** A command that never started: the reason on stderr, then status 127 as a shell reports it. */
 function notStarted(channel: SshChannel, argv: readonly string[], error: unknown): Promise<CommandExit> {
   return (async (): Promise<CommandExit> => {
-    await channel.write(`${argv[0]}: ${(error as Error).message}\n`, { stderr: true }).catch(() => {});
+    await tellClient(channel, `${argv[0]}: ${(error as Error).message}\n`);
     const exit = { code: 127, signal: null };
     await reportExit(channel, exit);
     return exit;
@@ -111,7 +112,7 @@ export function runNativeCommand(
     try {
       result = await child.exit;
     } catch (error) {
-      await channel.write(`DemoServer: ${(error as Error).message}\n`, { stderr: true }).catch(() => {});
+      await tellClient(channel, `DemoServer: ${(error as Error).message}\n`);
       result = { code: UNKNOWN_EXIT_STATUS, signal: null };
     }
     ended = true;

@@ -22,6 +22,7 @@ import {
   type CommandOptions,
   reportExit,
   type RunningCommand,
+  tellClient,
   UNKNOWN_EXIT_STATUS,
 } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
@@ -81,11 +82,11 @@ function launchOnTerminal(
   const exited = child.pid.then(
     () =>
       child.exit.catch(async (error) => {
-        await channel.write(`DemoServer: ${(error as Error).message}\r\n`, { stderr: true }).catch(() => {});
+        await tellClient(channel, `DemoServer: ${(error as Error).message}\r\n`);
         return { code: UNKNOWN_EXIT_STATUS, signal: null };
       }),
     async (error) => {
-      await channel.write(`${argv[0]}: ${(error as Error).message}\r\n`, { stderr: true }).catch(() => {});
+      await tellClient(channel, `${argv[0]}: ${(error as Error).message}\r\n`);
       return { code: 127, signal: null };
     },
   );

@@ -45,6 +45,13 @@ export interface CommandOptions {
   launcher?: ProcessLauncher;
 }
 
+/** Writes `text` on the channel's stderr, unless the client closed it (`write` then throws at once). */
+export async function tellClient(channel: SshChannel, text: string): Promise<void> {
+  try {
+    await channel.write(text, { stderr: true });
+  } catch { /* the client is gone */ }
+}
+
 /** Tells the client how the command ended (status or signal, before EOF: some clients drop it after), then closes. */
 export async function reportExit(channel: SshChannel, exit: CommandExit): Promise<void> {
   if (channel.isOpen) {
