@@ -2,13 +2,16 @@
  * The DemoServer's spawner process: commands are its children, not the
  * server's; it dies with the server; when it dies, its commands fail clearly
  * and a new one takes over; when none can start, commands start from the
- * server's process; `spawner: false` does that from the start.
+ * server's process. `spawner: "auto"` uses it only once the server holds
+ * thousands of descriptors, `"never"` not at all.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { DemoServer } from "../src/demo/mod.ts";
 import { SshKey } from "../mod.ts";
+import { closeSync, openSync } from "node:fs";
+import { START_SPAWNER_FROM, USE_SPAWNER_FROM } from "../src/demo/spawner.ts";
 import { startBackground } from "./support/background.ts";
 import { moduleUrl, python, ssh2, sshpassArgs, sshWithPassword } from "./support/clients.ts";
 import { openFds } from "./support/census.ts";
@@ -56,7 +59,7 @@ function cpuTicks(pid: number): number {
 }
 
 test("commands are children of the spawner, which holds few descriptors and idles at 0 CPU", async () => {
-  await using ds = await DemoServer.start();
+  await using ds = await DemoServer.start({ spawner: "always" });
   const [spawner] = await spawnersStarted(ds);
   const result = await sshWithPassword(ds.port, "foo", "echo $PPID; echo to-stderr >&2; exit 7");
   assert.equal(result.code, 7, result.stderr);
@@ -70,7 +73,7 @@ test("commands are children of the spawner, which holds few descriptors and idle
 });
 
 test("many commands at once, stdin and EOF, signals and an unknown command, through the spawner", async () => {
-  await using ds = await DemoServer.start();
+  await using ds = await DemoServer.start({ spawner: "always" });
   const results = await Promise.all(
     Array.from(
       { length: 20 },
@@ -92,7 +95,7 @@ test("many commands at once, stdin and EOF, signals and an unknown command, thro
 test("killing the server with SIGKILL leaves no spawner and no command behind", async () => {
   const demo = moduleUrl(new URL("../src/demo/mod", import.meta.url));
   const script = `import { DemoServer } from ${JSON.stringify(demo.href)};
-const ds = await DemoServer.start();
+const ds = await DemoServer.start({ spawner: "always" });
 for (let i = 0; i < 400 && !ds.timeline.some((e) => e.event === "spawner-started"); i++) {
   await new Promise((resolve) => setTimeout(resolve, 25));
 }
@@ -119,7 +122,7 @@ await new Promise(() => {});`;
 });
 
 test("a spawner that dies: its commands end with status 255 and a message, the next command gets a new one", async () => {
-  await using ds = await DemoServer.start();
+  await using ds = await DemoServer.start({ spawner: "always" });
   const [first] = await spawnersStarted(ds);
   const running = startBackground("sshpass", sshpassArgs(ds.port, "foo", "echo started; sleep 57.5"));
   await using _running = running;
@@ -145,7 +148,7 @@ test("a spawner that dies: its commands end with status 255 and a message, the n
 });
 
 test("close() waits for the spawner to exit", async () => {
-  const ds = await DemoServer.start();
+  const ds = await DemoServer.start({ spawner: "always" });
   const [spawner] = await spawnersStarted(ds);
   assert.equal((await sshWithPassword(ds.port, "foo", "true")).code, 0);
   await ds.close();
@@ -158,7 +161,7 @@ test("a spawner that cannot start: commands start from the server's process", as
   process.env.LIBSSH_PATH = "/nonexistent/libssh.so.4";
   let ds: DemoServer;
   try {
-    ds = await DemoServer.start();
+    ds = await DemoServer.start({ spawner: "always" });
   } finally {
     if (saved === undefined) delete process.env.LIBSSH_PATH;
     else process.env.LIBSSH_PATH = saved;
@@ -172,8 +175,8 @@ test("a spawner that cannot start: commands start from the server's process", as
   assert.match(String(unavailable?.data.reason), /exited before it was ready/);
 });
 
-test("spawner: false starts commands from the server's process: exec, stdin, signals, a pty", async () => {
-  await using ds = await DemoServer.start({ spawner: false });
+test('spawner: "never" starts commands from the server\'s process: exec, stdin, signals, a pty', async () => {
+  await using ds = await DemoServer.start({ spawner: "never" });
   const result = await sshWithPassword(ds.port, "foo", "echo $PPID; cat; exit 4", { input: "typed" });
   assert.equal(result.code, 4, result.stderr);
   assert.equal(result.stdout, `${process.pid}\ntyped`);
@@ -188,7 +191,7 @@ test("spawner: false starts commands from the server's process: exec, stdin, sig
 });
 
 test("a shell on a pty through the spawner: controlling terminal, job control, window size (paramiko)", async () => {
-  await using ds = await DemoServer.start();
+  await using ds = await DemoServer.start({ spawner: "always" });
   const [spawner] = await spawnersStarted(ds);
   const result = await python(
     `
@@ -213,4 +216,36 @@ print("STATUS", ch.recv_exit_status())
   assert.match(result.stdout, /^33 91$/m);
   assert.match(result.stdout, /TERM=vt100/);
   assert.match(result.stdout, /STATUS -1|STATUS 130/, "^C ended the command");
+});
+
+test('spawner: "auto" (the default) spawns directly with few descriptors, from the spawner with thousands', async () => {
+  await using ds = await DemoServer.start();
+  const parent = async (): Promise<number> => {
+    const result = await sshWithPassword(ds.port, "foo", "echo $PPID");
+    assert.equal(result.code, 0, result.stderr);
+    return Number(result.stdout.trim());
+  };
+  assert.equal(await parent(), process.pid, "few descriptors: spawned directly");
+  assert.deepEqual(spawnerPids(ds), [], "no spawner started");
+
+  // Descriptors held as a server holding thousands of sessions holds them: the next ones are numbered above.
+  const held: number[] = [];
+  try {
+    while (held.length === 0 || held.at(-1)! < USE_SPAWNER_FROM + 100) held.push(openSync("/dev/null", "r"));
+    assert.equal(await parent(), process.pid, "spawned directly while the spawner starts");
+    const [spawner] = await spawnersStarted(ds);
+    assert.equal(await parent(), spawner, "past USE_SPAWNER_FROM: from the spawner");
+    for (const fd of held.splice(0)) closeSync(fd);
+    assert.equal(await parent(), process.pid, "below START_SPAWNER_FROM again: directly");
+    assert.ok(START_SPAWNER_FROM < USE_SPAWNER_FROM);
+  } finally {
+    for (const fd of held) closeSync(fd);
+  }
+});
+
+test("a spawner mode other than auto, always or never is a TypeError", async () => {
+  await assert.rejects(
+    DemoServer.start({ spawner: "sometimes" as "auto" }),
+    new TypeError('spawner must be one of auto, always, never, not "sometimes"'),
+  );
 });

@@ -175,9 +175,7 @@ export function startProcess(
   const libc = demoLibc(backend);
   if (argv.length === 0) throw new TypeError("argv is empty");
   const actions = new Uint8Array(SPAWN_STRUCT_BYTES);
-  const attributes = new Uint8Array(SPAWN_STRUCT_BYTES);
   libc.posix_spawn_file_actions_init(actions);
-  libc.posix_spawnattr_init(attributes);
   try {
     if ("terminal" in stdio) {
       // Opened after setsid(): a session leader without a terminal acquires the first it opens.
@@ -196,26 +194,44 @@ export function startProcess(
       if (!libc.posix_spawn_file_actions_addchdir_np) throw new Error("this C library cannot set a cwd");
       libc.posix_spawn_file_actions_addchdir_np(actions, encodePath(cwd));
     }
-    // The runtime blocks or handles some signals; the command starts clean.
-    const all = new Uint8Array(SIGSET_BYTES);
-    const none = new Uint8Array(SIGSET_BYTES);
-    libc.sigfillset(all);
-    libc.sigemptyset(none);
-    libc.posix_spawnattr_setsigdefault(attributes, all);
-    libc.posix_spawnattr_setsigmask(attributes, none);
-    libc.posix_spawnattr_setflags(
-      attributes,
-      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID,
-    );
     const args = cStringArray(backend, argv);
     const pid = new Int32Array(1);
-    const rc = libc.posix_spawnp(pid, encodePath(argv[0]), actions, attributes, args.pointers, env.pointers);
+    const rc = libc.posix_spawnp(
+      pid,
+      encodePath(argv[0]),
+      actions,
+      attributes(backend),
+      args.pointers,
+      env.pointers,
+    );
     if (rc !== 0) throw new ErrnoError(backend, `cannot run ${argv[0]}`, rc);
     return pid[0];
   } finally {
     libc.posix_spawn_file_actions_destroy(actions);
-    libc.posix_spawnattr_destroy(attributes);
   }
+}
+
+let spawnAttributes: Uint8Array<ArrayBuffer> | undefined;
+
+/**
+ * The attributes of every process `startProcess` starts, made once (a
+ * `posix_spawnattr_t` may serve any number of spawns): every signal at its
+ * default and none blocked (the runtime blocks or handles some; the command
+ * starts clean), and a session of its own.
+ */
+function attributes(backend: Backend): Uint8Array<ArrayBuffer> {
+  if (spawnAttributes) return spawnAttributes;
+  const libc = demoLibc(backend);
+  const made = new Uint8Array(SPAWN_STRUCT_BYTES);
+  libc.posix_spawnattr_init(made);
+  const all = new Uint8Array(SIGSET_BYTES);
+  const none = new Uint8Array(SIGSET_BYTES);
+  libc.sigfillset(all);
+  libc.sigemptyset(none);
+  libc.posix_spawnattr_setsigdefault(made, all);
+  libc.posix_spawnattr_setsigmask(made, none);
+  libc.posix_spawnattr_setflags(made, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+  return spawnAttributes = made;
 }
 
 /**

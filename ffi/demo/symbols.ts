@@ -121,10 +121,6 @@ export const demoLibcSymbols = {
     ],
     result: "i32",
   },
-  posix_spawnattr_destroy: {
-    parameters: ["buffer"], // posix_spawnattr_t *attr
-    result: "i32",
-  },
   sigemptyset: {
     parameters: ["buffer"], // sigset_t *set
     result: "i32",

@@ -127,15 +127,18 @@ export interface DemoServerOptions {
   /** Kill commands that run longer than this many milliseconds. Default: no limit. */
   timeout?: number;
   /**
-   * Start commands from a small helper process, the spawner, started with the
-   * server (on Linux). Spawning from a process that holds many descriptors
-   * (thousands of sessions) costs more the more it holds; the spawner holds
-   * a dozen. `false` spawns from this process. If the spawner cannot start,
-   * commands are spawned from this process; if it dies, the commands it ran
-   * end with status 255 and the next command starts a new one (see the
-   * README). Default true.
+   * Where commands are spawned from (Linux). Spawning from a process that
+   * holds many descriptors costs more the more it holds (the kernel copies
+   * the descriptor table), so past a few thousand (sessions held) commands
+   * start from a small helper process that holds a few dozen, the spawner.
+   * `"auto"` (default): from this process while it holds fewer than about
+   * 4,000 descriptors, from the spawner beyond (started at about 2,000);
+   * `"always"`: from the spawner, started with the server; `"never"`: from
+   * this process. If the spawner cannot start, commands are spawned from this
+   * process; if it dies, the commands it ran end with status 255 and the next
+   * one starts a new spawner (see the README).
    */
-  spawner?: boolean;
+  spawner?: "auto" | "always" | "never";
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
@@ -208,6 +211,8 @@ function withForgottenAwaitHints(started: Promise<DemoServer>, server: DemoServe
   }
   return started;
 }
+
+const SPAWNER_MODES: readonly unknown[] = ["auto", "always", "never"];
 
 /** Whether this system can start commands with `posix_spawn` and watch them with pidfds (Linux). */
 let nativeSpawn: boolean | undefined;
@@ -321,6 +326,11 @@ export class DemoServer {
     this.allowAuthNone = this.authMethods.includes("none");
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
+    if (options.spawner !== undefined && !SPAWNER_MODES.includes(options.spawner)) {
+      throw new TypeError(
+        `spawner must be one of ${SPAWNER_MODES.join(", ")}, not ${JSON.stringify(options.spawner)}`,
+      );
+    }
     const environment: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined) environment[name] = value;
@@ -420,7 +430,8 @@ export class DemoServer {
   #startLauncher(): void {
     nativeSpawn ??= nativeSpawnAvailable(native());
     if (!nativeSpawn) return;
-    if (this.#options.spawner === false) {
+    const mode = this.#options.spawner ?? "auto";
+    if (mode === "never") {
       this.#launcher = new DirectLauncher();
       return;
     }
@@ -433,7 +444,7 @@ export class DemoServer {
           exit.signal ? { pid, signal: exit.signal, killed } : { pid, code: exit.code, killed },
         ),
       unavailable: (reason) => this.#timeline.record(0, "spawner-unavailable", { reason }),
-    });
+    }, mode);
   }
 
   async #serve(session: Session): Promise<void> {

@@ -4,10 +4,22 @@
  * Why a second process: `posix_spawn` clones without sharing the descriptor
  * table, so the kernel copies the whole table of the process that spawns,
  * and the child closes every close-on-exec descriptor at `exec`. A server
- * holding 10,000 sessions paid about 1 ms of CPU per command for that alone.
- * The spawner, started while the DemoServer still has few descriptors, holds
- * a dozen; the DemoServer makes each command's pipes (or pty), sends the
- * child's ends to it with the request, and closes its copies.
+ * holding 10,000 sessions paid about 0.8 ms of CPU per command for that
+ * alone. The spawner holds a few dozen; the DemoServer makes each command's
+ * pipes (or pty), sends the child's ends to it with the request, and closes
+ * its copies.
+ *
+ * But the round trip costs too: about 0.3 ms of CPU per command in the
+ * spawner (its JS, the messages, the wake-ups), which the spawning process
+ * only pays back past about 4,000 descriptors (`/bin/sh -c true` from a Deno
+ * process, CPU of both processes and the command per spawn: 1.1 ms directly
+ * with few descriptors, 1.2 ms with 2,000, 1.4 ms with 4,000, 1.8 ms with
+ * 10,000; through the spawner 1.3–1.4 ms whatever the count). So in the
+ * `"auto"` mode a command starts directly while its pipes get descriptor
+ * numbers below `USE_SPAWNER_FROM` (descriptors are numbered lowest free
+ * first, so the number tells how full the table is), and from the spawner
+ * above; the spawner is started when the numbers pass `START_SPAWNER_FROM`,
+ * and commands start directly until it is ready.
  *
  * Failures: when the spawner cannot start at all (its process dies before
  * saying `ready`), this `Spawner` starts every command directly from now on
@@ -53,6 +65,10 @@ import {
 } from "./process_launcher.ts";
 
 const SIGKILL = 9;
+/** Descriptor numbers from which a command's pipes make it start from the spawner (`"auto"`). */
+export const USE_SPAWNER_FROM = 4000;
+/** Descriptor numbers from which the spawner is started (`"auto"`): it is ready before it is needed. */
+export const START_SPAWNER_FROM = 2000;
 const E2BIG = 7;
 /** How long `close()` lets the spawner exit by itself before it is killed. */
 const EXIT_GRACE_MS = 5000;
@@ -180,6 +196,11 @@ class SpawnerProcess {
   /** Whether this process can take more launches (it has not ended). */
   get usable(): boolean {
     return !this.#gone;
+  }
+
+  /** Whether it said it is ready (launches before that wait for it). */
+  get ready(): boolean {
+    return this.#ready && !this.#gone;
   }
 
   launch(request: LaunchRequest): LaunchedProcess {
@@ -354,20 +375,35 @@ class SpawnerProcess {
 }
 
 /**
+ * When commands start from the spawner: `"always"` (started with the
+ * server; commands wait for it to be ready), or `"auto"` (past
+ * `USE_SPAWNER_FROM` descriptors, see the module doc).
+ */
+export type SpawnerMode = "always" | "auto";
+
+/** The highest descriptor number of the child's stdio (-1 for a terminal). */
+function highestDescriptor(request: LaunchRequest): number {
+  const { stdio } = request;
+  return "fds" in stdio ? Math.max(-1, ...stdio.fds.map((fd) => fd ?? -1)) : -1;
+}
+
+/**
  * Starts the DemoServer's commands from its spawner process, restarting it
  * when it died, or directly when no spawner can run (see the module doc).
  */
 export class Spawner implements ProcessLauncher {
   readonly #events: SpawnerEvents;
+  readonly #mode: SpawnerMode;
   readonly #direct = new DirectLauncher();
   #process: SpawnerProcess | undefined;
   #unavailable = false;
   #closed = false;
 
-  /** Starts a spawner process now (while this process holds few descriptors). */
-  constructor(events: SpawnerEvents) {
+  /** In `"always"` mode, starts the spawner process now. */
+  constructor(events: SpawnerEvents, mode: SpawnerMode) {
     this.#events = events;
-    this.#current();
+    this.#mode = mode;
+    if (mode === "always") this.#current();
   }
 
   #current(): SpawnerProcess | undefined {
@@ -412,8 +448,15 @@ export class Spawner implements ProcessLauncher {
       closeChildDescriptors(request.stdio);
       return failedLaunch(new Error("the DemoServer closed"));
     }
-    const current = this.#current();
-    return current ? current.launch(request) : this.#direct.launch(request);
+    if (this.#mode === "always") {
+      const current = this.#current();
+      return current ? current.launch(request) : this.#direct.launch(request);
+    }
+    const highest = highestDescriptor(request);
+    if (highest >= START_SPAWNER_FROM) this.#current();
+    // A terminal has no descriptor number to tell by: it takes the spawner once there is one.
+    const useSpawner = this.#process?.ready && (highest >= USE_SPAWNER_FROM || highest < 0);
+    return useSpawner ? this.#process!.launch(request) : this.#direct.launch(request);
   }
 
   /** Stops the spawner and waits until its process exited. Idempotent. */
