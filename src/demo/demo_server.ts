@@ -132,7 +132,7 @@ export interface DemoServerOptions {
    * the descriptor table), so past a few thousand (sessions held) commands
    * start from a small helper process that holds a few dozen, the spawner.
    * `"auto"` (default): from this process while it holds fewer than about
-   * 4,000 descriptors, from the spawner beyond (started at about 2,000);
+   * 4,000 descriptors, from the spawner beyond (started at about 3,000);
    * `"always"`: from the spawner, started with the server; `"never"`: from
    * this process. If the spawner cannot start, commands are spawned from this
    * process; if it dies, the commands it ran end with status 255 and the next
@@ -465,6 +465,7 @@ export class DemoServer {
     const reverse = new ReverseForwarding(session, this.host, record);
     this.#connections.set(session, { client, record, reverse });
     this.#sessions.add(session);
+    this.#spawner?.expect(this.#sessions.size);
     record("connected", { peer: client.peer });
     session.onError = (error, context) => record("callback-error", { context, error: String(error) });
     session.setServerCallbacks(this.#serverCallbacks(client, record));

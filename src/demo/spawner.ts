@@ -18,8 +18,10 @@
  * `"auto"` mode a command starts directly while its pipes get descriptor
  * numbers below `USE_SPAWNER_FROM` (descriptors are numbered lowest free
  * first, so the number tells how full the table is), and from the spawner
- * above; the spawner is started when the numbers pass `START_SPAWNER_FROM`,
- * and commands start directly until it is ready.
+ * above; the spawner is started when the numbers, or the sessions the
+ * DemoServer holds, pass `START_SPAWNER_FROM`, and commands start directly
+ * until it is ready. (Starting it with every DemoServer would add a runtime
+ * process to every test suite's server, which never needs it.)
  *
  * Failures: when the spawner cannot start at all (its process dies before
  * saying `ready`), this `Spawner` starts every command directly from now on
@@ -67,8 +69,11 @@ import {
 const SIGKILL = 9;
 /** Descriptor numbers from which a command's pipes make it start from the spawner (`"auto"`). */
 export const USE_SPAWNER_FROM = 4000;
-/** Descriptor numbers from which the spawner is started (`"auto"`): it is ready before it is needed. */
-export const START_SPAWNER_FROM = 2000;
+/**
+ * Descriptors (numbers of a command's pipes, or sessions held) from which
+ * the spawner is started (`"auto"`): it is ready before it is needed.
+ */
+export const START_SPAWNER_FROM = 3000;
 const E2BIG = 7;
 /** How long `close()` lets the spawner exit by itself before it is killed. */
 const EXIT_GRACE_MS = 5000;
@@ -443,6 +448,14 @@ export class Spawner implements ProcessLauncher {
     }
   }
 
+  /**
+   * The process holds at least `descriptors` descriptors (one per session
+   * held): in `"auto"` mode, starts the spawner past `START_SPAWNER_FROM`.
+   */
+  expect(descriptors: number): void {
+    if (descriptors >= START_SPAWNER_FROM && !this.#closed && !this.#process?.usable) this.#current();
+  }
+
   launch(request: LaunchRequest): LaunchedProcess {
     if (this.#closed) {
       closeChildDescriptors(request.stdio);
@@ -453,7 +466,7 @@ export class Spawner implements ProcessLauncher {
       return current ? current.launch(request) : this.#direct.launch(request);
     }
     const highest = highestDescriptor(request);
-    if (highest >= START_SPAWNER_FROM) this.#current();
+    this.expect(highest);
     // A terminal has no descriptor number to tell by: it takes the spawner once there is one.
     const useSpawner = this.#process?.ready && (highest >= USE_SPAWNER_FROM || highest < 0);
     return useSpawner ? this.#process!.launch(request) : this.#direct.launch(request);
