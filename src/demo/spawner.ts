@@ -75,6 +75,8 @@ export const USE_SPAWNER_FROM = 4000;
  */
 export const START_SPAWNER_FROM = 3000;
 const E2BIG = 7;
+/** How long a spawner may take to say it is ready before it is killed (Deno starts it in about 0.1 s). */
+const READY_TIMEOUT_MS = 20_000;
 /** How long `close()` lets the spawner exit by itself before it is killed. */
 const EXIT_GRACE_MS = 5000;
 /** Where replies land (one JS thread: one buffer for every spawner of the process). */
@@ -100,10 +102,10 @@ interface Pending {
   pid?: number;
 }
 
-/** A packet waiting for room in the socket, with the descriptors it carries (closed once sent). */
+/** A packet waiting for room in the socket, with the launch it carries (its descriptors closed once sent). */
 interface Outgoing {
   readonly bytes: Uint8Array<ArrayBuffer>;
-  readonly pending?: Pending;
+  readonly launch?: { readonly id: number; readonly pending: Pending };
 }
 
 /** The command line that runs the spawner's program with this runtime. */
@@ -140,6 +142,7 @@ class SpawnerProcess {
   readonly #events: SpawnerEvents;
   readonly #onGone: (process: SpawnerProcess, ready: boolean, unsent: Pending[]) => void;
   #ready = false;
+  readonly #readyTimer: ReturnType<typeof setTimeout>;
   #gone = false;
   #closing = false;
   /** Commands that were running when the conversation ended. */
@@ -182,13 +185,21 @@ class SpawnerProcess {
       closeFd(backend, theirs);
     }
     this.#socket = ours;
-    this.#pidFd = openPidFd(backend, this.pid);
+    try {
+      this.#pidFd = openPidFd(backend, this.pid); // kills and reaps it when it fails
+    } catch (error) {
+      closeFd(backend, ours);
+      throw error;
+    }
+    // A spawner that never gets ready (a runtime stuck fetching its module) is killed: commands start directly.
+    this.#readyTimer = setTimeout(() => signalProcess(backend, this.pid, SIGKILL), READY_TIMEOUT_MS);
     this.#socketWatch = reactor.watch(ours, POLLIN, (revents) => this.#onSocket(revents));
     let exited!: () => void;
     this.#exited = new Promise((resolve) => exited = resolve);
     this.#exitWatch = reactor.watch(this.#pidFd, POLLIN, () => {
       const status = reapProcess(backend, this.pid);
       if (!status) return;
+      clearTimeout(this.#readyTimer);
       this.#exitWatch.close();
       closeFd(backend, this.#pidFd);
       if (!this.#gone) this.#receive(); // what it said before it died
@@ -258,35 +269,36 @@ class SpawnerProcess {
       this.#slots.set(request.env, env as number);
     }
     if (environment) this.#outgoing.push({ bytes: environment });
-    this.#sent.set(id, pending);
-    this.#outgoing.push({ bytes, pending });
+    this.#outgoing.push({ bytes, launch: { id, pending } });
     this.#flush();
   }
 
   #flush(): void {
     const backend = native();
     while (this.#outgoing.length > 0 && !this.#gone) {
-      const { bytes, pending } = this.#outgoing[0];
-      const stdio = pending?.request.stdio;
+      const { bytes, launch } = this.#outgoing[0];
+      const stdio = launch?.pending.request.stdio;
       const fds = stdio && "fds" in stdio ? stdio.fds.filter((fd) => fd !== null) : [];
       let sent;
       try {
         sent = sendPacket(backend, this.#socket, bytes, fds);
-      } catch (error) {
-        this.#outgoing.shift();
-        if (pending) this.#fail(pending, error as Error);
-        continue;
+      } catch {
+        // Sizes were checked: the spawner is gone (EPIPE, ECONNRESET). What was not sent is relaunched.
+        this.#end();
+        return;
       }
       if (sent === WOULD_BLOCK) break;
       this.#outgoing.shift();
-      if (stdio) closeChildDescriptors(stdio); // the packet holds its own copies now
+      if (launch) {
+        this.#sent.set(launch.id, launch.pending);
+        closeChildDescriptors(launch.pending.request.stdio); // the packet holds its own copies now
+      }
     }
-    this.#socketWatch.setEvents(POLLIN | (this.#outgoing.length > 0 ? POLLOUT : 0));
+    if (!this.#gone) this.#socketWatch.setEvents(POLLIN | (this.#outgoing.length > 0 ? POLLOUT : 0));
   }
 
   /** A launch that will not run: its descriptors closed, its promises rejected. */
   #fail(pending: Pending, error: Error): void {
-    for (const [id, sent] of this.#sent) if (sent === pending) this.#sent.delete(id);
     closeChildDescriptors(pending.request.stdio);
     pending.rejectPid(error);
     pending.rejectExit(error);
@@ -319,6 +331,7 @@ class SpawnerProcess {
   #onReply(reply: SpawnerReply): void {
     if (reply.type === "ready") {
       this.#ready = true;
+      clearTimeout(this.#readyTimer);
       this.#events.started(this.pid);
       for (const pending of this.#unsent.splice(0)) this.#send(pending);
       return;
@@ -362,9 +375,7 @@ class SpawnerProcess {
     this.#sent.clear();
     this.#killed = started;
     const unsent = [...this.#unsent.splice(0)];
-    for (const outgoing of this.#outgoing.splice(0)) {
-      if (outgoing.pending && !unsent.includes(outgoing.pending)) unsent.push(outgoing.pending);
-    }
+    for (const { launch } of this.#outgoing.splice(0)) if (launch) unsent.push(launch.pending);
     this.#onGone(this, this.#ready, unsent);
     return started;
   }
