@@ -102,10 +102,17 @@ function spawn(message: SpawnMessage, fds: number[]): void {
     }
     const stdio = message.terminal === undefined ? { fds } : { terminal: message.terminal };
     const pid = startProcess(backend, message.argv, env, message.cwd, stdio);
-    const pidFd = openPidFd(backend, pid);
+    // Told at once: the DemoServer can signal it, and should we die now, it knows what to kill.
+    reply({ type: "started", id: message.id, pid });
+    let pidFd;
+    try {
+      pidFd = openPidFd(backend, pid); // kills and reaps it when it fails
+    } catch {
+      reply({ type: "exited", id: message.id, code: null, signal: SIGKILL });
+      return;
+    }
     control(EPOLL_CTL_ADD, pidFd, pid);
     running.set(pid, { id: message.id, pidFd });
-    reply({ type: "started", id: message.id, pid });
   } catch (error) {
     const errno = error instanceof ErrnoError ? error.errno : 0;
     reply({ type: "failed", id: message.id, errno, message: (error as Error).message });

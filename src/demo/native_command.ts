@@ -25,7 +25,7 @@ import {
 } from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
-import type { ProcessLauncher } from "./process_launcher.ts";
+import { type ProcessLauncher, ProcessLost } from "./process_launcher.ts";
 
 /** Bytes read from a command's output per read. */
 const OUTPUT_CHUNK = 64 * 1024;
@@ -76,8 +76,9 @@ export function runNativeCommand(
     void child.pid.then((started) => signalProcess(backend, -started, SIGNAL_NUMBERS.SIGKILL), () => {});
   };
   const stdin = new ChannelInput(channel, descriptorSink(new FdStream(pipes.stdin), true));
-  const pump = async (fd: number, stderr: boolean): Promise<void> => {
-    const stream = new FdStream(fd);
+  const outputs = [new FdStream(pipes.stdout), new FdStream(pipes.stderr)];
+  const pump = async (stream: FdStream, stderr: boolean): Promise<void> => {
+    const fd = stream.fd;
     try {
       for (;;) {
         // Read and hand over in one synchronous step: channel.write copies what it
@@ -97,23 +98,26 @@ export function runNativeCommand(
       stream.close();
     }
   };
-  const pumps = Promise.all([pump(pipes.stdout, false), pump(pipes.stderr, true)]);
+  const pumps = Promise.all([pump(outputs[0], false), pump(outputs[1], true)]);
   const timer = options.timeout ? setTimeout(terminate, options.timeout) : undefined;
   const finished = (async (): Promise<CommandExit> => {
     let result: CommandExit;
     try {
-      await child.pid;
+      result = await child.exit;
     } catch (error) {
       clearTimeout(timer);
       stdin.close();
+      if (!(error instanceof ProcessLost)) {
+        await pumps; // the launcher closed the command's ends: they end at once
+        return notStarted(channel, argv, error);
+      }
+      // Whatever still holds the pipes is out of reach: stop reading them.
+      for (const stream of outputs) stream.close();
       await pumps;
-      return notStarted(channel, argv, error);
-    }
-    try {
-      result = await child.exit;
-    } catch (error) {
-      await tellClient(channel, `DemoServer: ${(error as Error).message}\n`);
+      await tellClient(channel, `DemoServer: ${error.message}\n`);
       result = { code: UNKNOWN_EXIT_STATUS, signal: null };
+      await reportExit(channel, result);
+      return result;
     }
     ended = true;
     clearTimeout(timer);

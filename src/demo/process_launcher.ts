@@ -37,10 +37,18 @@ export interface LaunchRequest {
 
 /** A command being started, then running. */
 export interface LaunchedProcess {
-  /** Its pid once it started; rejects with the reason when it could not (then `exit` rejects too). */
+  /**
+   * Its pid once it started; rejects with the reason when it could not, or
+   * with `ProcessLost` when that is unknown (then `exit` rejects too).
+   */
   readonly pid: Promise<number>;
-  /** How it ended; rejects when that cannot be known (the spawner process died). */
+  /** How it ended; rejects as `pid` does, or with `ProcessLost` when its end cannot be known. */
   readonly exit: Promise<CommandExit>;
+}
+
+/** The launcher lost track of a process (the spawner died): whether it runs, and how it ended, is unknown. */
+export class ProcessLost extends Error {
+  override name = "ProcessLost";
 }
 
 /** Starts commands. */

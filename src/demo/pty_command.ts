@@ -14,7 +14,7 @@ import { native } from "../_native.ts";
 import { closeFd } from "../../ffi/fd.ts";
 import { openPty, resizePty, type WindowSize } from "../../ffi/demo/pty.ts";
 import { signalProcess } from "../../ffi/demo/spawn.ts";
-import type { ProcessLauncher } from "./process_launcher.ts";
+import { type ProcessLauncher, ProcessLost } from "./process_launcher.ts";
 import type { SshChannel } from "../channel.ts";
 import { killProcessGroup, signalChild } from "./command.ts";
 import {
@@ -79,17 +79,14 @@ function launchOnTerminal(
       void child.pid.then((pid) => signalProcess(backend, target(pid), number), () => {});
     }
   };
-  const exited = child.pid.then(
-    () =>
-      child.exit.catch(async (error) => {
-        await tellClient(channel, `DemoServer: ${(error as Error).message}\r\n`);
-        return { code: UNKNOWN_EXIT_STATUS, signal: null };
-      }),
-    async (error) => {
-      await tellClient(channel, `${argv[0]}: ${(error as Error).message}\r\n`);
-      return { code: 127, signal: null };
-    },
-  );
+  const exited = child.exit.catch(async (error: Error): Promise<CommandExit> => {
+    if (error instanceof ProcessLost) {
+      await tellClient(channel, `DemoServer: ${error.message}\r\n`);
+      return { code: UNKNOWN_EXIT_STATUS, signal: null };
+    }
+    await tellClient(channel, `${argv[0]}: ${error.message}\r\n`);
+    return { code: 127, signal: null };
+  });
   return {
     kill: (name = "TERM") =>
       signal((pid) => pid, SIGNAL_NUMBERS[name.startsWith("SIG") ? name : `SIG${name}`]),

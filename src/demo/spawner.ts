@@ -64,6 +64,7 @@ import {
   type LaunchedProcess,
   type LaunchRequest,
   type ProcessLauncher,
+  ProcessLost,
 } from "./process_launcher.ts";
 
 const SIGKILL = 9;
@@ -362,7 +363,7 @@ class SpawnerProcess {
     this.#gone = true;
     this.#socketWatch.close();
     closeFd(native(), this.#socket);
-    const error = new Error(`${reason}: the command was killed, its exit status is unknown`);
+    const error = new ProcessLost(`${reason}: the command was killed, its exit status is unknown`);
     let started = 0;
     for (const pending of this.#sent.values()) {
       if (pending.pid !== undefined) {
