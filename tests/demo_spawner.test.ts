@@ -148,7 +148,10 @@ test("a spawner that dies: its commands end with status 255 and a message, the n
     running.output(),
     /spawner process exited: the command was killed, its exit status is unknown/,
   );
-  const exited = ds.timeline.find((entry) => entry.event === "spawner-exited");
+  // Recorded once the spawner is reaped, which may come after its socket told the server.
+  const exitedEntry = () => ds.timeline.find((entry) => entry.event === "spawner-exited");
+  for (let i = 0; i < 400 && !exitedEntry(); i++) await sleep(25);
+  const exited = exitedEntry();
   assert.deepEqual(exited?.data, { pid: first, signal: "SIGKILL", killed: 1 });
 
   const next = await sshWithPassword(ds.port, "foo", "echo $PPID");
