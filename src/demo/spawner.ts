@@ -149,8 +149,9 @@ class SpawnerProcess {
   /** Commands that were running when the conversation ended. */
   #killed = 0;
   #nextId = 1;
-  /** Launches not yet sent: before `ready`, and while the socket is full. */
+  /** Launches that wait for `ready`. */
   readonly #unsent: Pending[] = [];
+  /** Packets to send, in order, while the socket's buffer is full. */
   readonly #outgoing: Outgoing[] = [];
   /** Sent launches by id, until their exit. */
   readonly #sent = new Map<number, Pending>();
@@ -306,8 +307,9 @@ class SpawnerProcess {
   }
 
   #onSocket(revents: number): void {
+    // Each step may end the conversation and close the socket (whose number a new spawner may get).
     if (revents & POLLOUT) this.#flush();
-    if (revents & POLLIN) this.#receive();
+    if (revents & POLLIN && !this.#gone) this.#receive();
     if (revents & (POLLERR | POLLHUP | POLLNVAL)) this.#end();
   }
 
