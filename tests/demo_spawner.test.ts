@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { DemoServer } from "../src/demo/mod.ts";
 import { SshKey } from "../mod.ts";
 import { closeSync, openSync } from "node:fs";
-import { START_SPAWNER_FROM, USE_SPAWNER_FROM } from "../src/demo/spawner.ts";
+import { Spawner, START_SPAWNER_FROM, USE_SPAWNER_FROM } from "../src/demo/spawner.ts";
 import { startBackground } from "./support/background.ts";
 import { moduleUrl, python, ssh2, sshpassArgs, sshWithPassword } from "./support/clients.ts";
 import { openFds, processesMatching } from "./support/census.ts";
@@ -270,4 +270,27 @@ test("a spawner mode other than auto, always or never is a TypeError", async () 
     DemoServer.start({ spawner: "sometimes" as "auto" }),
     new TypeError('spawner must be one of auto, always, never, not "sometimes"'),
   );
+});
+
+test('spawner: "auto" starts the spawner once the server holds START_SPAWNER_FROM sessions, before any command', async () => {
+  const started: number[] = [];
+  const spawner = new Spawner({
+    started: (pid) => started.push(pid),
+    exited: () => assert.fail("the spawner died"),
+    unavailable: (reason) => assert.fail(reason),
+  }, "auto");
+  try {
+    spawner.expect(START_SPAWNER_FROM - 1);
+    await sleep(300);
+    assert.deepEqual(started, [], "not below the threshold");
+    spawner.expect(START_SPAWNER_FROM);
+    for (let i = 0; i < 400 && started.length === 0; i++) await sleep(25);
+    assert.equal(started.length, 1);
+    spawner.expect(START_SPAWNER_FROM + 1);
+    await sleep(100);
+    assert.equal(started.length, 1, "one spawner");
+  } finally {
+    await spawner.close();
+  }
+  assert.equal(alive(started[0]), false, "closed and reaped");
 });
