@@ -74,6 +74,16 @@ export const demoLibcSymbols = {
     ],
     result: "i32",
   },
+  posix_spawn_file_actions_addopen: {
+    parameters: [
+      "buffer", // posix_spawn_file_actions_t *file_actions
+      "i32", // int fd
+      "buffer", // const char *path
+      "i32", // int oflag
+      "u32", // mode_t mode
+    ],
+    result: "i32",
+  },
   posix_spawn_file_actions_addchdir_np: {
     parameters: [
       "buffer", // posix_spawn_file_actions_t *file_actions
@@ -111,10 +121,6 @@ export const demoLibcSymbols = {
     ],
     result: "i32",
   },
-  posix_spawnattr_destroy: {
-    parameters: ["buffer"], // posix_spawnattr_t *attr
-    result: "i32",
-  },
   sigemptyset: {
     parameters: ["buffer"], // sigset_t *set
     result: "i32",
@@ -143,6 +149,35 @@ export const demoLibcSymbols = {
     parameters: [
       "i32", // pid_t pid
       "i32", // int sig
+    ],
+    result: "i32",
+  },
+  // ---- the spawner process (fd_passing.ts, spawner_main.ts) ----
+  sendmsg: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // const struct msghdr *msg
+      "i32", // int flags
+    ],
+    result: "isize",
+  },
+  recvmsg: {
+    parameters: [
+      "i32", // int sockfd
+      "buffer", // struct msghdr *msg
+      "i32", // int flags
+    ],
+    result: "isize",
+  },
+  epoll_wait_now: {
+    // The same epoll_wait(), run on the JS thread: only in the spawner process,
+    // whose JS thread has nothing else to do than wait for requests and exits.
+    name: "epoll_wait",
+    parameters: [
+      "i32", // int epfd
+      "buffer", // struct epoll_event *events
+      "i32", // int maxevents
+      "i32", // int timeout
     ],
     result: "i32",
   },

@@ -4,7 +4,7 @@
  *   deno run -A src/demo/cli.ts [--host ADDR] [--port N] [--reuse-port] [--password PW]
  *     [--auth METHODS] [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE]
  *     [--kex LIST] [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
- *     [--verbose] [--timeline]
+ *     [--spawner auto|always|never] [--verbose] [--timeline]
  *
  * The first line on stdout is one JSON object:
  * `{"host","port","password","hostKeyFingerprint","knownHosts"}`. Runs until
@@ -25,9 +25,11 @@ import { type DemoAuthMethod, DemoServer } from "./demo_server.ts";
 
 const USAGE = `usage: demo [--host ADDR] [--port N] [--reuse-port] [--password PW] [--auth METHODS]
             [--allow-auth-none] [--authorized-keys FILE] [--host-key FILE] [--kex LIST]
-            [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST] [--verbose] [--timeline]
+            [--ciphers LIST] [--hmac LIST] [--hostkey-algorithms LIST]
+            [--spawner auto|always|never] [--verbose] [--timeline]
   --auth: comma-separated, from password,keyboard-interactive,publickey,none
-          (default password,keyboard-interactive,publickey)`;
+          (default password,keyboard-interactive,publickey)
+  --spawner: where commands are spawned from (default auto, see DemoServerOptions.spawner)`;
 const AUTH_NAMES = ["password", "keyboard-interactive", "publickey", "none"];
 
 function fail(message: string): never {
@@ -52,6 +54,7 @@ try {
       ciphers: { type: "string" },
       hmac: { type: "string" },
       "hostkey-algorithms": { type: "string" },
+      spawner: { type: "string", default: "auto" },
       verbose: { type: "boolean", default: false },
       timeline: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -69,6 +72,11 @@ if (values.help) {
 const port = Number(values.port);
 if (!/^\d+$/.test(values.port) || port > 65535) {
   fail(`--port must be a number from 0 to 65535, not ${values.port}`);
+}
+
+const SPAWNER_MODES = ["auto", "always", "never"];
+if (!SPAWNER_MODES.includes(values.spawner)) {
+  fail(`--spawner must be auto, always or never, not ${values.spawner}`);
 }
 
 const authMethods = values.auth?.split(",").map((name) => name.trim());
@@ -92,6 +100,7 @@ try {
       hmac: values.hmac,
       hostKey: values["hostkey-algorithms"],
     },
+    spawner: values.spawner as "auto" | "always" | "never",
     verbose: values.verbose,
   });
 } catch (error) {

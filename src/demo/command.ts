@@ -7,8 +7,6 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { native } from "../_native.ts";
-import { nativeSpawnAvailable } from "../../ffi/demo/spawn.ts";
 import type { SshChannel } from "../channel.ts";
 import { ChannelInput, writableSink } from "./channel_input.ts";
 import { runNativeCommand } from "./native_command.ts";
@@ -34,16 +32,14 @@ export function killProcessGroup(child: ChildProcess): void {
   } catch { /* already gone */ }
 }
 
-let nativeSpawn: boolean | undefined;
-
 /**
- * Starts `argv` and connects it to `channel`: with `posix_spawn` and pipes in
- * the reactor where the system allows (Linux, see `native_command.ts`: about
- * a third of the CPU per command), else with `node:child_process`.
+ * Starts `argv` and connects it to `channel`: through `options.launcher`
+ * with `posix_spawn` and pipes in the reactor where the system allows (Linux,
+ * see `native_command.ts`: about a third of the CPU per command), else with
+ * `node:child_process`.
  */
 export function runCommand(channel: SshChannel, argv: string[], options: CommandOptions): RunningCommand {
-  nativeSpawn ??= nativeSpawnAvailable(native());
-  if (nativeSpawn) return runNativeCommand(channel, argv, options);
+  if (options.launcher) return runNativeCommand(channel, argv, options, options.launcher);
   const child = spawn(argv[0], argv.slice(1), {
     env: options.env,
     cwd: options.cwd,

@@ -21,6 +21,10 @@ import type { RunningCommand } from "./running_command.ts";
 import { openDirectTcpip, ReverseForwarding } from "./forwarding.ts";
 import { type RunningPtyCommand, runPtyCommand } from "./pty_command.ts";
 import { Timeline, type TimelineEntry } from "./timeline.ts";
+import { DirectLauncher, type ProcessLauncher } from "./process_launcher.ts";
+import { Spawner } from "./spawner.ts";
+import { native } from "../_native.ts";
+import { nativeSpawnAvailable } from "../../ffi/demo/spawn.ts";
 
 const SFTP_SERVERS = [
   "/usr/lib/openssh/sftp-server",
@@ -122,6 +126,19 @@ export interface DemoServerOptions {
   exec?: ExecHandler;
   /** Kill commands that run longer than this many milliseconds. Default: no limit. */
   timeout?: number;
+  /**
+   * Where commands are spawned from (Linux). Spawning from a process that
+   * holds many descriptors costs more the more it holds (the kernel copies
+   * the descriptor table), so past a few thousand (sessions held) commands
+   * start from a small helper process that holds a few dozen, the spawner.
+   * `"auto"` (default): from this process while it holds fewer than about
+   * 4,000 descriptors, from the spawner beyond (started at about 3,000);
+   * `"always"`: from the spawner, started with the server; `"never"`: from
+   * this process. If the spawner cannot start, commands are spawned from this
+   * process; if it dies, the commands it ran end with status 255 and the next
+   * one starts a new spawner (see the README).
+   */
+  spawner?: "auto" | "always" | "never";
   /** Algorithms to allow instead of libssh's defaults (see `BindOptions.algorithms`). */
   algorithms?: BindAlgorithms;
   /**
@@ -194,6 +211,11 @@ function withForgottenAwaitHints(started: Promise<DemoServer>, server: DemoServe
   }
   return started;
 }
+
+const SPAWNER_MODES: readonly unknown[] = ["auto", "always", "never"];
+
+/** Whether this system can start commands with `posix_spawn` and watch them with pidfds (Linux). */
+let nativeSpawn: boolean | undefined;
 
 /** Whether `host` only reaches this machine. */
 function isLoopback(host: string): boolean {
@@ -286,6 +308,9 @@ export class DemoServer {
   readonly #ownsHostKey: boolean;
   #listening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** Who starts commands with `posix_spawn`; none where `node:child_process` does (not Linux). */
+  #launcher: ProcessLauncher | undefined;
+  #spawner: Spawner | undefined;
   /**
    * This process's environment at start plus `options.env`, what commands
    * start with. Frozen: shared by every command (and encoded for them once).
@@ -301,6 +326,11 @@ export class DemoServer {
     this.allowAuthNone = this.authMethods.includes("none");
     this.authorizedKeys = loadAuthorizedKeys(options.authorizedKeys);
     this.host = options.host ?? "127.0.0.1";
+    if (options.spawner !== undefined && !SPAWNER_MODES.includes(options.spawner)) {
+      throw new TypeError(
+        `spawner must be one of ${SPAWNER_MODES.join(", ")}, not ${JSON.stringify(options.spawner)}`,
+      );
+    }
     const environment: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env)) {
       if (value !== undefined) environment[name] = value;
@@ -382,6 +412,7 @@ export class DemoServer {
   }
 
   #listen(): void {
+    this.#startLauncher();
     this.bind.setMessageCallback((session, message) => this.#onMessage(session, message));
     this.#timeline.record(0, "listening", { host: this.host, port: this.port });
     this.#listening = listen((session) => this.#serve(session), this.bind, {
@@ -394,6 +425,27 @@ export class DemoServer {
   }
 
   #connections = new WeakMap<Session, Connection>();
+
+  /** Picks how commands start; the spawner now, while this process holds few descriptors. */
+  #startLauncher(): void {
+    nativeSpawn ??= nativeSpawnAvailable(native());
+    if (!nativeSpawn) return;
+    const mode = this.#options.spawner ?? "auto";
+    if (mode === "never") {
+      this.#launcher = new DirectLauncher();
+      return;
+    }
+    this.#launcher = this.#spawner = new Spawner({
+      started: (pid) => this.#timeline.record(0, "spawner-started", { pid }),
+      exited: (pid, exit, killed) =>
+        this.#timeline.record(
+          0,
+          "spawner-exited",
+          exit.signal ? { pid, signal: exit.signal, killed } : { pid, code: exit.code, killed },
+        ),
+      unavailable: (reason) => this.#timeline.record(0, "spawner-unavailable", { reason }),
+    }, mode);
+  }
 
   async #serve(session: Session): Promise<void> {
     const peer = session.peerAddress;
@@ -413,6 +465,7 @@ export class DemoServer {
     const reverse = new ReverseForwarding(session, this.host, record);
     this.#connections.set(session, { client, record, reverse });
     this.#sessions.add(session);
+    this.#spawner?.expect(this.#sessions.size);
     record("connected", { peer: client.peer });
     session.onError = (error, context) => record("callback-error", { context, error: String(error) });
     session.setServerCallbacks(this.#serverCallbacks(client, record));
@@ -552,7 +605,12 @@ export class DemoServer {
       client.commands.push(label);
       const pty = onTerminal ? terminal : undefined; // a shell or command gets one only after a pty request
       record("exec", { command: label, pty: pty !== undefined });
-      const options = { env: environment(), cwd: this.#options.cwd, timeout: this.#options.timeout };
+      const options = {
+        env: environment(),
+        cwd: this.#options.cwd,
+        timeout: this.#options.timeout,
+        launcher: this.#launcher,
+      };
       const command = pty
         ? runPtyCommand(channel, argv, { ...options, ...pty })
         : runCommand(channel, argv, options);
@@ -645,6 +703,7 @@ export class DemoServer {
       await Promise.all([...this.#sessions].map((session) => session.close()));
       await this.#listening;
       await Promise.allSettled(this.#forwards);
+      await this.#spawner?.close();
       this.#timeline.record(0, "closed");
       if (this.#ownsHostKey) this.hostKey.close();
     })();

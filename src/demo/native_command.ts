@@ -1,7 +1,9 @@
 /**
- * Runs a client's command without the runtime's process API: `posix_spawnp`
- * with plain pipes, polled by the same reactor as the SSH sockets, exit seen
- * through a pidfd (see `ffi/demo/spawn.ts` for why). Same behaviour as
+ * Runs a client's command without the runtime's process API: plain pipes,
+ * polled by the same reactor as the SSH sockets, whose other ends a
+ * `ProcessLauncher` gives to the process it starts with `posix_spawnp`
+ * (see `ffi/demo/spawn.ts` for why), in this process or in the spawner
+ * process (`spawner.ts`). Same behaviour as
  * `runCommand`'s portable path: output streamed with back-pressure, client
  * EOF closes stdin, exit status or signal before EOF and close.
  *
@@ -10,14 +12,20 @@
 
 import { constants } from "node:os";
 import { native } from "../_native.ts";
-import { closeFd, readFd, WOULD_BLOCK } from "../../ffi/fd.ts";
-import { POLLIN } from "../../ffi/platform.ts";
-import { reapProcess, signalProcess, spawnProcess } from "../../ffi/demo/spawn.ts";
+import { readFd, WOULD_BLOCK } from "../../ffi/fd.ts";
+import { openPipes, signalProcess } from "../../ffi/demo/spawn.ts";
 import type { SshChannel } from "../channel.ts";
-import { reactor } from "../reactor.ts";
-import { type CommandExit, type CommandOptions, reportExit, type RunningCommand } from "./running_command.ts";
+import {
+  type CommandExit,
+  type CommandOptions,
+  reportExit,
+  type RunningCommand,
+  tellClient,
+  UNKNOWN_EXIT_STATUS,
+} from "./running_command.ts";
 import { ChannelInput, descriptorSink } from "./channel_input.ts";
 import { FdStream } from "../fd_stream.ts";
+import { type ProcessLauncher, ProcessLost } from "./process_launcher.ts";
 
 /** Bytes read from a command's output per read. */
 const OUTPUT_CHUNK = 64 * 1024;
@@ -25,44 +33,52 @@ const OUTPUT_CHUNK = 64 * 1024;
 const outputBuffer = new Uint8Array(OUTPUT_CHUNK);
 
 const SIGNAL_NUMBERS = constants.signals as Record<string, number>;
-const SIGNAL_NAMES = new Map(Object.entries(SIGNAL_NUMBERS).map(([name, number]) => [number, name]));
 
-/** Starts `argv` with `posix_spawnp` and connects it to `channel`. */
+/** A command that never started: the reason on stderr, then status 127 as a shell reports it. */
+function notStarted(channel: SshChannel, argv: readonly string[], error: unknown): Promise<CommandExit> {
+  return (async (): Promise<CommandExit> => {
+    await tellClient(channel, `${argv[0]}: ${(error as Error).message}\n`);
+    const exit = { code: 127, signal: null };
+    await reportExit(channel, exit);
+    return exit;
+  })();
+}
+
+/** Starts `argv` through `launcher` on three new pipes and connects it to `channel`. */
 export function runNativeCommand(
   channel: SshChannel,
   argv: string[],
   options: CommandOptions,
+  launcher: ProcessLauncher,
 ): RunningCommand {
   const backend = native();
-  let child;
+  let pipes;
   try {
-    child = spawnProcess(backend, argv, options.env, options.cwd);
+    pipes = openPipes(backend);
   } catch (error) {
-    const finished = (async (): Promise<CommandExit> => {
-      await channel.write(`${argv[0]}: ${(error as Error).message}\n`, { stderr: true }).catch(() => {});
-      const exit = { code: 127, signal: null };
-      await reportExit(channel, exit);
-      return exit;
-    })();
     return {
       endInput: () => {},
       kill: () => {},
       terminate: () => {},
-      finished,
+      finished: notStarted(channel, argv, error),
     };
   }
-  const { pid } = child;
-  let exit: CommandExit | undefined;
+  const child = launcher.launch({ argv, env: options.env, cwd: options.cwd, stdio: { fds: pipes.child } });
+  let ended = false;
   const kill = (signal = "TERM"): void => {
     const number = SIGNAL_NUMBERS[signal.startsWith("SIG") ? signal : `SIG${signal}`];
-    if (number !== undefined && exit === undefined) signalProcess(backend, pid, number);
+    if (number === undefined) return;
+    void child.pid.then((pid) => ended || signalProcess(backend, pid, number), () => {});
   };
-  // The command leads its own process group (see spawnProcess): killing the group also ends
+  // The command leads its own process group (see startProcess): killing the group also ends
   // what it started in the background, which would otherwise hold the output pipes open.
-  const terminate = (): void => void signalProcess(backend, -pid, SIGNAL_NUMBERS.SIGKILL);
-  const stdin = new ChannelInput(channel, descriptorSink(new FdStream(child.stdin), true));
-  const pump = async (fd: number, stderr: boolean): Promise<void> => {
-    const stream = new FdStream(fd);
+  const terminate = (): void => {
+    void child.pid.then((started) => signalProcess(backend, -started, SIGNAL_NUMBERS.SIGKILL), () => {});
+  };
+  const stdin = new ChannelInput(channel, descriptorSink(new FdStream(pipes.stdin), true));
+  const outputs = [new FdStream(pipes.stdout), new FdStream(pipes.stderr)];
+  const pump = async (stream: FdStream, stderr: boolean): Promise<void> => {
+    const fd = stream.fd;
     try {
       for (;;) {
         // Read and hand over in one synchronous step: channel.write copies what it
@@ -82,23 +98,28 @@ export function runNativeCommand(
       stream.close();
     }
   };
-  const pumps = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
-  const exited = new Promise<CommandExit>((resolve) => {
-    const watch = reactor.watch(child.pidFd, POLLIN, () => {
-      const status = reapProcess(backend, pid);
-      if (!status) return;
-      watch.close();
-      closeFd(backend, child.pidFd);
-      exit = {
-        code: status.code,
-        signal: status.signal === null ? null : SIGNAL_NAMES.get(status.signal) ?? `SIG${status.signal}`,
-      };
-      resolve(exit);
-    });
-  });
+  const pumps = Promise.all([pump(outputs[0], false), pump(outputs[1], true)]);
   const timer = options.timeout ? setTimeout(terminate, options.timeout) : undefined;
   const finished = (async (): Promise<CommandExit> => {
-    const result = await exited;
+    let result: CommandExit;
+    try {
+      result = await child.exit;
+    } catch (error) {
+      clearTimeout(timer);
+      stdin.close();
+      if (!(error instanceof ProcessLost)) {
+        await pumps; // the launcher closed the command's ends: they end at once
+        return notStarted(channel, argv, error);
+      }
+      // Whatever still holds the pipes is out of reach: stop reading them.
+      for (const stream of outputs) stream.close();
+      await pumps;
+      await tellClient(channel, `DemoServer: ${error.message}\n`);
+      result = { code: UNKNOWN_EXIT_STATUS, signal: null };
+      await reportExit(channel, result);
+      return result;
+    }
+    ended = true;
     clearTimeout(timer);
     stdin.close();
     await pumps;

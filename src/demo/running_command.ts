@@ -8,6 +8,7 @@
  */
 
 import type { SshChannel } from "../channel.ts";
+import type { ProcessLauncher } from "./process_launcher.ts";
 
 /** How a command ended. */
 export interface CommandExit {
@@ -27,12 +28,28 @@ export interface RunningCommand {
   readonly finished: Promise<CommandExit>;
 }
 
+/** The status reported when a command's end is unknown (its spawner process died), as ssh reports its own failures. */
+export const UNKNOWN_EXIT_STATUS = 255;
+
 /** How to run a command, whichever runner starts it. */
 export interface CommandOptions {
   env: Readonly<Record<string, string>>;
   cwd?: string;
   /** Kill the command after this many milliseconds. */
   timeout?: number;
+  /**
+   * Who starts the process with `posix_spawn` (this process, or the
+   * DemoServer's spawner process); without one, the runtime's own
+   * `node:child_process` does (where there is no pidfd: not Linux).
+   */
+  launcher?: ProcessLauncher;
+}
+
+/** Writes `text` on the channel's stderr, unless the client closed it (`write` then throws at once). */
+export async function tellClient(channel: SshChannel, text: string): Promise<void> {
+  try {
+    await channel.write(text, { stderr: true });
+  } catch { /* the client is gone */ }
 }
 
 /** Tells the client how the command ended (status or signal, before EOF: some clients drop it after), then closes. */

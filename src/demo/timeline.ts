@@ -10,7 +10,9 @@
  * timeline table says when each is recorded):
  *
  * - the server (client 0): `listening` {host, port}, `closed`,
- *   `handler-error` {error}, `limit` {limit} (also per client)
+ *   `handler-error` {error}, `limit` {limit} (also per client),
+ *   `spawner-started` {pid}, `spawner-exited` {pid, code or signal,
+ *   killed}, `spawner-unavailable` {reason}
  * - a connection: `connected` {peer}, `kex-done`, `kex-failed` {reason},
  *   `callback-error` {context, error}, `disconnected` (its last entry)
  * - login: `auth-password` {user, ok}, `auth-none` {user, ok},
