@@ -421,13 +421,14 @@ export class ChannelCore<H extends LibsshSession = LibsshSession, O extends Chan
     this.freed = true;
     for (const { struct } of this.#structs) libssh.ssh_remove_channel_callbacks(this.handle, struct.pointer);
     this.#releaseStructs();
-    if (!this.session.disconnected && !this.unconfirmed) {
-      // Sending the close fails when the peer is gone, and libssh then closes the socket: epoll says nothing
-      // about a closed descriptor, so only call()'s look at the socket afterwards ends the session.
-      this.session.call(() => libssh.ssh_channel_close(this.handle));
-    }
-    libssh.ssh_channel_free(this.handle);
     this.session.channels.delete(this.address);
+    // Sending the close fails when the peer is gone, and libssh then closes the socket: epoll says nothing about
+    // a closed descriptor, so only call()'s look at the socket afterwards ends the session. The channel is freed
+    // inside the same call, before that look can end (and free) the session.
+    this.session.call(() => {
+      if (!this.session.disconnected && !this.unconfirmed) libssh.ssh_channel_close(this.handle);
+      libssh.ssh_channel_free(this.handle);
+    });
     this.session.updateInterest();
     this.#finishReader();
     this.#wakeWriters();
